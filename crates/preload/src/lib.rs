@@ -1,0 +1,1 @@
+//! librampart.so (work in progress)
