@@ -1,0 +1,71 @@
+// Shared helpers for tests that run rampart as a user would: real processes, real files,
+// a temporary HOME so nothing touches the developer's ~/.rampart.
+import { spawn, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The built CLI, as `npx rampart` runs it. */
+export const cliPath = path.join(repoRoot, 'dist', 'cli.js');
+/** The freshly built library (npm run build:preload). */
+export const libraryPath = path.join(repoRoot, 'target', 'release', 'librampart.so');
+export const upstreamFixtures = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'upstream');
+
+/** A fresh temporary directory, removed when the process exits. */
+export function tempDir(prefix = 'rampart-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion, capturing its output; kills it after `timeoutMs`. */
+export function run(
+  command: string,
+  args: string[],
+  options: SpawnOptions & { input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin!.end(options.input ?? '');
+  });
+}
+
+/** Runs the built `rampart` CLI with a given HOME (and extra environment). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: { timeoutMs?: number; cwd?: string } = {}) {
+  return run(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, ...options });
+}
