@@ -835,4 +835,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.compareVersions = nativeBinding.compareVersions
+module.exports.expectedExports = nativeBinding.expectedExports
+module.exports.inspectExecutable = nativeBinding.inspectExecutable
+module.exports.installLibrary = nativeBinding.installLibrary
+module.exports.libraryFileName = nativeBinding.libraryFileName
+module.exports.librarySearchPath = nativeBinding.librarySearchPath
+module.exports.locateLibrary = nativeBinding.locateLibrary
+module.exports.verifyLibrary = nativeBinding.verifyLibrary
 module.exports.version = nativeBinding.version

@@ -9,5 +9,127 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** One place the library is looked for. */
+export interface Candidate {
+  path: string
+  /** `home`, `usr-local`, `beside-binary`, `platform-package` or `source-checkout`. */
+  origin: string
+}
+
+/** Compares two semantic versions: -1, 0 or 1; throws when either is not `MAJOR.MINOR.PATCH[-pre]`. */
+export declare function compareVersions(a: string, b: string): number
+
+/** Facts about a program file that decide whether preloading can protect it. */
+export interface ExecutableFacts {
+  path: string
+  isElf: boolean
+  /** `ELF32` or `ELF64`. */
+  elfClass?: string
+  machine?: string
+  /** An ELF program without PT_INTERP: no dynamic loader runs, LD_PRELOAD is ignored. */
+  isStatic: boolean
+  /** Its dynamic loader (PT_INTERP). */
+  interpreter?: string
+  /** Set-user-ID: the loader ignores LD_PRELOAD for it. */
+  setuid: boolean
+  /** Set-group-ID: the loader ignores LD_PRELOAD for it. */
+  setgid: boolean
+  /** The `#!` line of a script. */
+  shebang?: Shebang
+}
+
+/** Every symbol librampart.so must export (crates/preload/exports.txt), in file order. */
+export declare function expectedExports(): Array<string>
+
+/**
+ * Inspects the program file at `path` (a path, not a bare command name). Reads the ELF and
+ * program headers or the `#!` line only. Throws `<path>: <what is wrong>` for unreadable files.
+ */
+export declare function inspectExecutable(path: string): ExecutableFacts
+
+/**
+ * Verifies `source` and installs it as `<dir>/librampart.so` atomically (temp file, fsync,
+ * chmod 0755, rename, fsync of the directory), creating `dir` (0755) when missing. Throws when
+ * the source is not a usable library, or, unless `force`, when its version is not
+ * `expectedVersion` or the installed library is newer.
+ */
+export declare function installLibrary(source: string, dir: string, expectedVersion: string, force: boolean): InstallResult
+
+/** The result of `installLibrary`. */
+export interface InstallResult {
+  /** Where the library now is. */
+  path: string
+  version: string
+  /** Version of the library it replaced, when there was one. */
+  replacedVersion?: string
+  /** True when the same bytes were already installed. */
+  unchanged: boolean
+}
+
+/** The library's file name on this platform: `librampart.so` (Linux) or `librampart.dylib` (macOS). */
+export declare function libraryFileName(): string
+
+/** What `verifyLibrary` found; `ok` is true exactly when `problems` is empty. */
+export interface LibraryReport {
+  path: string
+  ok: boolean
+  /** Human sentences, one per problem. */
+  problems: Array<string>
+  /** `ELF32` or `ELF64` when the file is an ELF file. */
+  elfClass?: string
+  /** The library's architecture, e.g. `x86_64`. */
+  machine?: string
+  /** This host's architecture. */
+  hostMachine: string
+  sharedObject: boolean
+  /** Symbols of exports.txt the library defines and exports. */
+  exportedHooks: Array<string>
+  /** Symbols of exports.txt it lacks. */
+  missingSymbols: Array<string>
+  /** The string in its `rampart_preload_version` symbol. */
+  version?: string
+  expectedVersion: string
+}
+
+/** The search path, in the order the library is looked for, without duplicates. */
+export declare function librarySearchPath(inputs: SearchInputs): Array<Candidate>
+
+/** Looks for the library along the search path. */
+export declare function locateLibrary(inputs: SearchInputs): LocateResult
+
+/** The result of looking for the library. */
+export interface LocateResult {
+  /** The first candidate that is a regular file, if any. */
+  found?: Candidate
+  /** Every candidate, in search order. */
+  searched: Array<Candidate>
+}
+
+/** The directories only node can compute, from which the library search path is built. */
+export interface SearchInputs {
+  /** Home directory: `<home>/.rampart/lib` is searched first. */
+  home?: string
+  /** Real directory of the `rampart` binary and its parent. */
+  binaryDirs: Array<string>
+  /** Directory of the resolved `@rampart/core-<platform>` package. */
+  platformPackageDir?: string
+  /** Root of the rampart package (a source checkout has `target/release` under it). */
+  packageRoot?: string
+}
+
+/** A `#!` line: the interpreter and its one optional argument. */
+export interface Shebang {
+  interpreter: string
+  argument?: string
+}
+
+/**
+ * Checks that the file at `path` is a librampart this host can preload: an ELF shared object of
+ * the host's class and machine that exports every symbol of exports.txt, with the expected
+ * version. Reads the file; never loads it. Problems (including an unreadable file) are reported,
+ * not thrown.
+ */
+export declare function verifyLibrary(path: string, expectedVersion: string): LibraryReport
+
 /** Version of the addon (the package version). */
 export declare function version(): string

@@ -1,0 +1,328 @@
+// The one door to the native addon (crates/native via native/binding.cjs): locate, verify and
+// install librampart.so, inspect executables. Everything else in src/ imports from here.
+// The addon is loaded lazily, so commands that never need it work without it, and a missing
+// addon becomes one clear NativeUnavailableError instead of a loader stack trace.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import type * as Binding from '../../native/binding.cjs';
+import { packageRoot } from '../util/paths.ts';
+import { VERSION } from '../version.ts';
+
+export type LibraryOrigin = 'home' | 'usr-local' | 'beside-binary' | 'platform-package' | 'source-checkout';
+
+/** One place librampart.so is looked for. */
+export interface LibraryCandidate {
+  path: string;
+  origin: LibraryOrigin;
+}
+
+export interface SearchOptions {
+  /** Home directory whose `.rampart/lib` is searched first (default: os.homedir(), i.e. $HOME). */
+  home?: string;
+  /** Path of the running `rampart` binary (default: process.argv[1]). */
+  binary?: string;
+}
+
+export interface LocateResult {
+  /** The first candidate that exists. */
+  found?: string;
+  /** Where `found` came from. */
+  origin?: LibraryOrigin;
+  /** Every candidate, in search order. */
+  searched: LibraryCandidate[];
+}
+
+/** What verifyLibrary found; `ok` exactly when `problems` is empty. */
+export interface LibraryReport {
+  path: string;
+  ok: boolean;
+  /** Human sentences, one per problem. */
+  problems: string[];
+  elfClass?: 'ELF32' | 'ELF64';
+  /** The library's architecture, e.g. `x86_64`. */
+  machine?: string;
+  hostMachine: string;
+  sharedObject: boolean;
+  /** Symbols of crates/preload/exports.txt the library exports. */
+  exportedHooks: string[];
+  /** Symbols of exports.txt it lacks. */
+  missingSymbols: string[];
+  /** Its `rampart_preload_version`. */
+  version?: string;
+  expectedVersion: string;
+}
+
+export interface InstallOptions {
+  /** Replace a newer installed library, or install a source of another version. */
+  force?: boolean;
+  /** The version the source must carry (default: this package's VERSION). */
+  expectedVersion?: string;
+}
+
+export interface InstallResult {
+  /** Where the library now is. */
+  path: string;
+  version: string;
+  /** The version of the library it replaced. */
+  replacedVersion?: string;
+  /** The same bytes were already installed: nothing was written. */
+  unchanged: boolean;
+}
+
+export interface Shebang {
+  interpreter: string;
+  argument?: string;
+  /** The interpreter, inspected in turn (absent when it cannot be read: see `error`). */
+  target?: ExecutableInfo;
+  error?: string;
+}
+
+/** Facts about a program that decide whether preloading can protect it. */
+export interface ExecutableInfo {
+  path: string;
+  isElf: boolean;
+  elfClass?: 'ELF32' | 'ELF64';
+  machine?: string;
+  /** An ELF program without PT_INTERP: the dynamic loader never runs, LD_PRELOAD is ignored. */
+  isStatic: boolean;
+  /** Its dynamic loader (PT_INTERP), e.g. /lib64/ld-linux-x86-64.so.2. */
+  interpreter?: string;
+  setuid: boolean;
+  setgid: boolean;
+  /** The `#!` line of a script, with its interpreter inspected. */
+  shebang?: Shebang;
+}
+
+/** The addon cannot be loaded (platform package missing, addon not built or out of date). */
+export class NativeUnavailableError extends Error {
+  override name = 'NativeUnavailableError';
+}
+
+type NativeBinding = typeof Binding;
+
+/** The platform part of the package names, e.g. `linux-x64-gnu` (napi-rs naming). */
+export const platformTag: string =
+  process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
+
+/** The npm package carrying the prebuilt addon and library for this platform. */
+export const platformPackage = `@rampart/core-${platformTag}`;
+
+const bindingPath = path.join(packageRoot, 'native', 'binding.cjs');
+const requireFromPackage = createRequire(path.join(packageRoot, 'package.json'));
+
+let binding: NativeBinding | undefined;
+let loadError: NativeUnavailableError | undefined;
+
+function native(): NativeBinding {
+  if (binding) return binding;
+  if (loadError) throw loadError;
+  let loaded: NativeBinding;
+  try {
+    loaded = requireFromPackage(bindingPath) as NativeBinding;
+  } catch (error) {
+    loadError = new NativeUnavailableError(
+      `rampart's native addon could not be loaded: the platform package ${platformPackage} is not installed ` +
+        `and no locally built native/rampart.${platformTag}.node exists (${firstLine(error)}). ` +
+        `Reinstall rampart with optional dependencies (npm install rampart), or build from source: ` +
+        `git clone <the rampart repository> && cd rampart && npm install ` +
+        `(it runs napi build for the addon and cargo build --release -p rampart-preload for librampart.so).`,
+    );
+    throw loadError;
+  }
+  if (typeof loaded.verifyLibrary !== 'function' || typeof loaded.inspectExecutable !== 'function') {
+    loadError = new NativeUnavailableError(
+      `rampart's native addon is out of date (it lacks verifyLibrary/inspectExecutable): ` +
+        `rebuild it with npm run build:native, or reinstall ${platformPackage}.`,
+    );
+    throw loadError;
+  }
+  binding = loaded;
+  return binding;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+}
+
+/** True when the addon loads; `nativeLoadError()` then says why not. */
+export function nativeAvailable(): boolean {
+  try {
+    native();
+    return true;
+  } catch (error) {
+    if (error instanceof NativeUnavailableError) return false;
+    throw error;
+  }
+}
+
+/** Why the addon cannot be loaded, or undefined when it can. */
+export function nativeLoadError(): NativeUnavailableError | undefined {
+  return nativeAvailable() ? undefined : loadError;
+}
+
+/** `librampart.so` (Linux) or `librampart.dylib` (macOS). */
+export function libraryFileName(): string {
+  return native().libraryFileName();
+}
+
+/** Every symbol librampart.so must export (crates/preload/exports.txt). */
+export function expectedExports(): string[] {
+  return native().expectedExports();
+}
+
+/** `<home>/.rampart/lib`, where `rampart lib install` puts the library. */
+export function defaultLibraryDir(home: string = os.homedir()): string {
+  return path.join(home, '.rampart', 'lib');
+}
+
+function searchInputs(options: SearchOptions): Binding.SearchInputs {
+  return {
+    home: options.home ?? os.homedir(),
+    binaryDirs: binaryDirs(options.binary ?? process.argv[1]),
+    platformPackageDir: platformPackageDir(),
+    packageRoot,
+  };
+}
+
+/** The real directory of the `rampart` binary and its parent (a package's bin is in dist/). */
+function binaryDirs(binary: string | undefined): string[] {
+  if (!binary) return [];
+  try {
+    const dir = path.dirname(fs.realpathSync(binary));
+    return [dir, path.dirname(dir)];
+  } catch {
+    return [];
+  }
+}
+
+function platformPackageDir(): string | undefined {
+  try {
+    return path.dirname(requireFromPackage.resolve(`${platformPackage}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where librampart.so is looked for, best first: ~/.rampart/lib, /usr/local/lib, beside the
+ * `rampart` binary (and its parent), the platform package, a source checkout's target/release.
+ */
+export function librarySearchPath(options: SearchOptions = {}): LibraryCandidate[] {
+  return native().librarySearchPath(searchInputs(options)) as LibraryCandidate[];
+}
+
+/** The first library along the search path that exists (not yet verified: see verifyLibrary). */
+export function locateLibrary(options: SearchOptions = {}): LocateResult {
+  const result = native().locateLibrary(searchInputs(options));
+  const searched = result.searched as LibraryCandidate[];
+  if (!result.found) return { searched };
+  return { found: result.found.path, origin: result.found.origin as LibraryOrigin, searched };
+}
+
+/**
+ * Checks the file is a librampart this host can preload: ELF of the host's class and machine,
+ * a shared object, every exports.txt symbol exported, version equal to `expectedVersion`.
+ * Reads the file, never loads it. Problems, including an unreadable file, are in the report.
+ */
+export function verifyLibrary(libraryPath: string, expectedVersion: string = VERSION): LibraryReport {
+  return native().verifyLibrary(path.resolve(libraryPath), expectedVersion) as LibraryReport;
+}
+
+/**
+ * Verifies `source` and installs it into `dir` as librampart.so, atomically (temp file, fsync,
+ * chmod 0755, rename, fsync dir), creating `dir` when missing. Throws an Error saying what is
+ * wrong when the source is unusable or (without `force`) a newer version is installed.
+ */
+export function installLibrary(source: string, dir: string, options: InstallOptions = {}): InstallResult {
+  return native().installLibrary(
+    path.resolve(source),
+    path.resolve(dir),
+    options.expectedVersion ?? VERSION,
+    options.force ?? false,
+  );
+}
+
+/** Compares semantic versions: -1, 0 or 1. Throws when either is not MAJOR.MINOR.PATCH[-pre]. */
+export function compareVersions(a: string, b: string): number {
+  return native().compareVersions(a, b);
+}
+
+/**
+ * The path a command name runs as: names with a `/` are taken relative to `cwd`, bare names
+ * are looked up in `PATH` (executable regular files only, as execvp does). Undefined if none.
+ */
+export function resolveCommand(
+  command: string,
+  searchPath: string = process.env.PATH ?? '',
+  cwd: string = process.cwd(),
+): string | undefined {
+  if (command === '') return undefined;
+  if (command.includes('/')) return path.resolve(cwd, command);
+  for (const dir of searchPath.split(':')) {
+    const candidate = path.resolve(cwd, dir || '.', command);
+    try {
+      if (fs.statSync(candidate).isFile()) {
+        fs.accessSync(candidate, fs.constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // not here: try the next PATH entry
+    }
+  }
+  return undefined;
+}
+
+/** Linux follows at most this many nested `#!` interpreters. */
+const MAX_INTERPRETER_DEPTH = 4;
+
+/**
+ * Inspects the program `command` names (a path, or a bare name found through PATH). For a
+ * `#!` script, the interpreter is inspected too. Throws an Error naming the file when it
+ * cannot be found or read.
+ */
+export function inspectExecutable(
+  command: string,
+  options: { path?: string; cwd?: string } = {},
+): ExecutableInfo {
+  const resolved = resolveCommand(command, options.path ?? process.env.PATH ?? '', options.cwd);
+  if (!resolved) throw new Error(`${command}: command not found in PATH`);
+  return inspectFile(resolved, 0);
+}
+
+function inspectFile(file: string, depth: number): ExecutableInfo {
+  const info = native().inspectExecutable(file) as ExecutableInfo;
+  if (info.shebang) {
+    if (depth >= MAX_INTERPRETER_DEPTH) {
+      info.shebang.error = `too many nested #! interpreters (more than ${MAX_INTERPRETER_DEPTH})`;
+    } else {
+      try {
+        // The kernel resolves a relative interpreter against the caller's cwd, as path.resolve does.
+        info.shebang.target = inspectFile(path.resolve(info.shebang.interpreter), depth + 1);
+      } catch (error) {
+        info.shebang.error = firstLine(error);
+      }
+    }
+  }
+  return info;
+}
+
+/**
+ * Why preloading cannot protect this program (static, setuid/setgid, or the same for the
+ * interpreter of a script), or undefined when it can.
+ */
+export function preloadObstacle(info: ExecutableInfo): string | undefined {
+  if (info.setuid || info.setgid) {
+    const bit = info.setuid ? 'setuid' : 'setgid';
+    return `${info.path} is ${bit}: the dynamic loader ignores LD_PRELOAD for it`;
+  }
+  if (info.isElf && info.isStatic) {
+    return `${info.path} is statically linked: LD_PRELOAD has no effect on it`;
+  }
+  if (info.shebang?.target) {
+    const inner = preloadObstacle(info.shebang.target);
+    if (inner) return `${info.path} runs ${info.shebang.interpreter}, and ${inner}`;
+  }
+  return undefined;
+}
