@@ -1,0 +1,65 @@
+import { Command, Option, UsageError } from 'clipanion';
+import { runPreload } from '../preload/launch.ts';
+import { resolveFailOpen, serverAddress } from '../preload/settings.ts';
+import { isMode, isPort } from './options.ts';
+
+export class PreloadCommand extends Command {
+  static override paths = [['preload']];
+
+  static override usage = Command.Usage({
+    category: 'Protection',
+    description: 'run a command with librampart.so preloaded so every process it starts is checked',
+    details: `
+      Runs the command with \`LD_PRELOAD=librampart.so\`: every program the command (or anything it starts) tries to run is first checked against the policy of \`rampart serve\`, and a denied one fails with EPERM and one stderr line \`rampart: blocked — <message>\`. The command itself is checked before it starts.
+
+      If no server answers at the default address (http://127.0.0.1:9090) and neither \`--port\` nor \`RAMPART_URL\` is given, \`rampart serve\` is started in the background with the built-in policy (it keeps running after the command ends; \`--no-serve\` turns this off). An explicit address that does not answer only gets a warning; the library then follows \`--fail-open\`.
+
+      Precedence: server URL: \`--port\` > \`RAMPART_URL\` > http://127.0.0.1:9090. Token: \`--token\` > \`RAMPART_TOKEN\` > ~/.rampart/token. \`--mode\`, \`--fail-open\`, \`--agent\`, \`--session\` always set the child's \`RAMPART_*\` values (their defaults included). \`--debug\` sets \`RAMPART_DEBUG=1\`. \`--fail-open\` accepts \`--fail-open\`, \`--no-fail-open\`, \`--fail-open=true\` and \`--fail-open=false\`.
+
+      Exit codes: the command's own exit code; 126 when the command is blocked by policy (or cannot be executed); 127 when it does not exist; 128+N when signal N killed it; 1 when rampart itself cannot set up (library missing, bad flags). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are passed on to the command.
+
+      Statically linked and setuid programs never load the library: they get a warning pointing to \`rampart wrap\`, and are refused in enforce mode with \`--fail-open=false\`.
+    `,
+    examples: [
+      ['Protect a Node.js agent', 'rampart preload -- node agent.js'],
+      ['Protect a Python agent with a named session', 'rampart preload --session research-run-1 -- python agent.py'],
+      ['Log only, never block', 'rampart preload --mode monitor -- risky-tool'],
+      ['Deny everything if the server is unreachable', 'rampart preload --fail-open=false -- agent'],
+      ['Print what rampart and the library do', 'rampart preload --debug -- python agent.py'],
+    ],
+  });
+
+  port = Option.String('--port', { description: 'Port for rampart serve (must match rampart serve --port) (default: 9090)', validator: isPort });
+  token = Option.String('--token', { description: 'Auth token (or set RAMPART_TOKEN)' });
+  mode = Option.String('--mode', 'enforce', { description: 'Mode: enforce, monitor, or disabled (default: enforce)', validator: isMode });
+  failOpen = Option.String('--fail-open', {
+    tolerateBoolean: true,
+    description: 'Allow commands if Rampart is unreachable (fail-safe mode) (default: true)',
+  });
+  agent = Option.String('--agent', 'preload', { description: 'Agent name for audit events (default: preload)' });
+  session = Option.String('--session', { description: 'Session ID for audit (default: preload-{pid})' });
+  debug = Option.Boolean('--debug', false, { description: 'Enable debug logging in the library (default: false)' });
+  serve = Option.Boolean('--serve', true, { description: 'Start rampart serve in the background if none answers at the default address (--no-serve: never)' });
+  command = Option.Proxy({ name: 'command', required: 1 });
+
+  async execute(): Promise<number> {
+    const { failOpen, command } = resolveFailOpen(this.failOpen, this.command);
+    if (command.length === 0 || command[0] === '') throw new UsageError('Missing the command to run: rampart preload [flags] -- <command> [args...]');
+    if (this.agent.trim() === '') throw new UsageError('Invalid value for --agent: must not be empty');
+    if (this.session !== undefined && this.session.trim() === '') throw new UsageError('Invalid value for --session: must not be empty');
+    return runPreload(
+      {
+        command,
+        address: serverAddress(this.port, process.env),
+        tokenFlag: this.token,
+        mode: this.mode,
+        failOpen,
+        agent: this.agent,
+        session: this.session ?? `preload-${process.pid}`,
+        debug: this.debug,
+        autostart: this.serve,
+      },
+      this.context.stderr,
+    );
+  }
+}

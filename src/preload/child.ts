@@ -1,0 +1,35 @@
+// Runs the protected command: stdio inherited, signals sent to us passed on, and its fate turned
+// into our exit code the way a shell does (its own code, or 128+N when signal N killed it).
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+
+export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+
+export type ChildOutcome =
+  | { kind: 'exited'; code: number }
+  | { kind: 'killed'; signal: NodeJS.Signals; code: number }
+  | { kind: 'failed'; errno: string; message: string };
+
+export function runChild(file: string, argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<ChildOutcome> {
+  return new Promise((resolve) => {
+    const [argv0, ...args] = argv;
+    const child = spawn(file, args, { argv0, env, cwd, stdio: 'inherit' });
+    // A terminal's Ctrl-C reaches the whole process group, so the command may get SIGINT twice;
+    // that is what every launcher that forwards signals does, and `kill <our pid>` must work.
+    const forward = (signal: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    };
+    for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+    const finish = (outcome: ChildOutcome) => {
+      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+      resolve(outcome);
+    };
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      finish({ kind: 'failed', errno: err.code ?? 'EIO', message: err.message });
+    });
+    child.once('exit', (code, signal) => {
+      if (signal) finish({ kind: 'killed', signal, code: 128 + (os.constants.signals[signal] ?? 0) });
+      else finish({ kind: 'exited', code: code ?? 1 });
+    });
+  });
+}

@@ -1,0 +1,159 @@
+// `rampart preload`: check the library, make sure a policy server answers, ask it about the
+// command itself (this process is not preloaded, so nobody else would), then run the command
+// with librampart.so preloaded and hand back its exit code.
+import type { Writable } from 'node:stream';
+import { resolveClientToken, type ClientToken } from '../util/token.ts';
+import { runChild } from './child.ts';
+import { childEnvironment } from './environment.ts';
+import { checkLibrary, libraryTroubleshooting } from './library.ts';
+import { shellQuote } from './quote.ts';
+import { Reporter } from './report.ts';
+import { checkHealth, preflight, startBackgroundServer } from './server.ts';
+import type { PreloadSettings } from './settings.ts';
+import { urlForChild } from './settings.ts';
+import { resolveCommand, unprotectablePrograms } from './target.ts';
+
+/** Exit codes (product page): the command's own; 126 blocked; 127 not found; 1 setup failed. */
+export const EXIT_BLOCKED = 126;
+export const EXIT_NOT_FOUND = 127;
+export const EXIT_SETUP_FAILED = 1;
+
+export async function runPreload(settings: PreloadSettings, stderr: Writable, cwd = process.cwd()): Promise<number> {
+  const say = new Reporter(stderr, settings.debug);
+  const url = urlForChild(settings.address.url);
+
+  const library = checkLibrary();
+  if (!library.ok) {
+    say.text(libraryTroubleshooting(library));
+    return EXIT_SETUP_FAILED;
+  }
+  say.debug(`library: ${library.path} (found in ${library.origin}; verified, version ${library.version})`);
+  if (/[:\s]/.test(library.path)) {
+    say.say(`cannot preload ${library.path}: LD_PRELOAD cannot hold a path containing ':' or spaces; install the library with: rampart lib install`);
+    return EXIT_SETUP_FAILED;
+  }
+
+  if (settings.mode === 'disabled') say.debug(`server: ${url} not contacted (mode disabled)`);
+  else await ensureServer(settings, say);
+
+  const token = resolveClientToken(settings.tokenFlag);
+  say.debug(`token: ${describeToken(token)}`);
+  say.debug(`mode: ${settings.mode}`);
+  say.debug(`fail-open: ${settings.failOpen}`);
+  say.debug(`agent: ${settings.agent}`);
+  say.debug(`session: ${settings.session}`);
+
+  const command = settings.command;
+  const name = command[0]!;
+  const target = resolveCommand(name, process.env.PATH, cwd);
+  if (!target.found) {
+    if (target.reason === 'not-found') {
+      say.say(`${name}: command not found`);
+      return EXIT_NOT_FOUND;
+    }
+    say.say(`${name}: ${target.reason === 'is-directory' ? 'Is a directory' : 'Permission denied'}`);
+    return EXIT_BLOCKED;
+  }
+  say.debug(`command: ${target.path}`);
+
+  if (settings.mode !== 'disabled') {
+    const refusal = await checkTopLevel(settings, token, say);
+    if (refusal !== undefined) return refusal;
+
+    const quoted = shellQuote(command);
+    for (const program of unprotectablePrograms(target.path, process.env.PATH, cwd)) {
+      if (settings.mode === 'enforce' && !settings.failOpen) {
+        say.say(`refusing to run ${program.path}: it ${program.why} (--fail-open=false) — use: rampart wrap -- ${quoted}`);
+        return EXIT_BLOCKED;
+      }
+      say.warn(`${program.path} ${program.why} — use: rampart wrap -- ${quoted}`);
+    }
+  }
+
+  const env = childEnvironment(process.env, settings, library.path, token?.token);
+  const outcome = await runChild(target.path, command, env, cwd);
+  switch (outcome.kind) {
+    case 'exited':
+      return outcome.code;
+    case 'killed':
+      say.debug(`command killed by ${outcome.signal}; exit code ${outcome.code}`);
+      return outcome.code;
+    case 'failed':
+      if (outcome.errno === 'ENOENT') {
+        say.say(`${name}: command not found`);
+        return EXIT_NOT_FOUND;
+      }
+      say.say(`cannot run ${name}: ${outcome.message}`);
+      return EXIT_BLOCKED;
+  }
+}
+
+/** Makes sure something answers at the URL; starts `rampart serve` only for the default address. */
+async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<void> {
+  const { url: base, source, port } = settings.address;
+  const url = urlForChild(base);
+  const health = await checkHealth(base);
+  if (health.state === 'ok') {
+    say.debug(`server: ${url} healthy (mode ${health.mode}, version ${health.version})`);
+    return;
+  }
+  const consequence = settings.failOpen
+    ? 'commands run unchecked (--fail-open=true)'
+    : 'commands are blocked (--fail-open=false)';
+  if (health.state === 'not-rampart') {
+    say.warn(`${health.reason}; it is not a rampart policy server, ${consequence.replace('run unchecked', 'may be blocked')}`);
+    return;
+  }
+  if (source !== 'default' || !settings.autostart) {
+    const where = source === 'port' ? '--port' : source === 'env' ? 'RAMPART_URL' : '--no-serve';
+    say.warn(`no policy server answers at ${url} (${health.reason}; ${where}); ${consequence} — start one with: rampart serve --port ${port}`);
+    return;
+  }
+  say.debug(`server: ${url} not answering (${health.reason}); starting rampart serve --background`);
+  const started = await startBackgroundServer(base, port);
+  if (started.state === 'ok') {
+    say.say(`started policy server on ${url} (built-in policy); it keeps running in the background — stop it with: rampart serve stop`);
+    say.debug(`server: ${url} healthy (mode ${started.mode}, version ${started.version})`);
+  } else {
+    say.warn(`could not start a policy server on ${url}: ${started.reason}; ${consequence}`);
+  }
+}
+
+/** Asks the server about the command itself; returns an exit code when it must not run. */
+async function checkTopLevel(settings: PreloadSettings, token: ClientToken | undefined, say: Reporter): Promise<number | undefined> {
+  const command = shellQuote(settings.command);
+  const verdict = await preflight(settings.address.url, {
+    command,
+    agent: settings.agent,
+    session: settings.session,
+    token: token?.token,
+  });
+  const enforce = settings.mode === 'enforce';
+  switch (verdict.kind) {
+    case 'decided':
+      say.debug(`top-level check: ${verdict.decision}${verdict.allowed ? '' : ` — ${verdict.message}`}`);
+      if (verdict.allowed || !enforce) return undefined;
+      say.blocked(verdict.message);
+      return EXIT_BLOCKED;
+    case 'unreachable':
+      say.debug(`top-level check: server unreachable (${verdict.reason})`);
+      if (!enforce || settings.failOpen) return undefined;
+      say.blocked(`policy server unreachable at ${urlForChild(settings.address.url)} (${verdict.reason}) and --fail-open=false`);
+      return EXIT_BLOCKED;
+    case 'invalid':
+      say.debug(`top-level check: ${verdict.reason}`);
+      if (!enforce) {
+        say.warn(verdict.reason);
+        return undefined;
+      }
+      say.blocked(verdict.reason);
+      return EXIT_BLOCKED;
+  }
+}
+
+function describeToken(token: ClientToken | undefined): string {
+  if (!token) return 'none (no --token, RAMPART_TOKEN or ~/.rampart/token); the server will refuse checks';
+  if (token.source === 'flag') return 'from --token';
+  if (token.source === 'env') return 'from RAMPART_TOKEN';
+  return 'from ~/.rampart/token';
+}

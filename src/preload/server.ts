@@ -1,0 +1,116 @@
+// Talking to `rampart serve`: is it there (GET /healthz), what does it say about a command
+// (POST /v1/preflight/exec), and starting one in the background when nobody answers.
+import { spawn } from 'node:child_process';
+import { request, parseObject, TransportError } from './http.ts';
+
+export type Health =
+  | { state: 'ok'; mode: string; version: string }
+  | { state: 'unreachable'; reason: string }
+  | { state: 'not-rampart'; reason: string };
+
+export async function checkHealth(baseUrl: URL, timeoutMs = 1000): Promise<Health> {
+  let reply;
+  try {
+    reply = await request(new URL('/healthz', baseUrl), { timeoutMs });
+  } catch (err) {
+    if (err instanceof TransportError) return { state: 'unreachable', reason: err.message };
+    throw err;
+  }
+  const body = parseObject(reply.body);
+  if (reply.status !== 200 || body?.service !== 'rampart') {
+    const what = reply.status === 200 ? 'a reply that is not from rampart' : `HTTP ${reply.status}`;
+    return { state: 'not-rampart', reason: `${baseUrl.origin}/healthz gave ${what}` };
+  }
+  return { state: 'ok', mode: String(body.mode ?? 'unknown'), version: String(body.version ?? 'unknown') };
+}
+
+export interface PreflightRequest {
+  command: string;
+  agent: string;
+  session: string;
+  token?: string;
+  /** false asks without consuming anything (doctor's probes); the launcher sends true like the library. */
+  enforce?: boolean;
+}
+
+/**
+ * The server's answer, classified the way librampart.so classifies it (product.md, "Decision"):
+ * only a 200 carrying one JSON object with a boolean `allowed` decides; transport failures and
+ * 5xx are "unreachable" (fail-open applies); anything else is "invalid" (denies in enforce).
+ */
+export type Verdict =
+  | { kind: 'decided'; allowed: boolean; message: string; decision: string }
+  | { kind: 'unreachable'; reason: string }
+  | { kind: 'invalid'; status: number; reason: string };
+
+export async function preflight(baseUrl: URL, req: PreflightRequest, timeoutMs = 2000): Promise<Verdict> {
+  const headers: Record<string, string> = {};
+  if (req.token) headers.authorization = `Bearer ${req.token}`;
+  let reply;
+  try {
+    reply = await request(new URL('/v1/preflight/exec', baseUrl), {
+      method: 'POST',
+      headers,
+      timeoutMs,
+      json: { agent: req.agent, session: req.session, params: { command: req.command }, enforce: req.enforce ?? true },
+    });
+  } catch (err) {
+    if (err instanceof TransportError) return { kind: 'unreachable', reason: err.message };
+    throw err;
+  }
+  const body = parseObject(reply.body);
+  if (reply.status >= 500) return { kind: 'unreachable', reason: `HTTP ${reply.status}${errorText(body)}` };
+  if (reply.status === 401 || reply.status === 403) {
+    return {
+      kind: 'invalid',
+      status: reply.status,
+      reason: `the policy server refused the token (HTTP ${reply.status}${errorText(body)}); pass --token or set RAMPART_TOKEN to the server's token (~/.rampart/token)`,
+    };
+  }
+  if (reply.status !== 200 || !body || typeof body.allowed !== 'boolean') {
+    return { kind: 'invalid', status: reply.status, reason: `unexpected reply from the policy server (HTTP ${reply.status}${errorText(body)})` };
+  }
+  return {
+    kind: 'decided',
+    allowed: body.allowed,
+    message: typeof body.message === 'string' && body.message !== '' ? body.message : 'denied by policy',
+    decision: typeof body.decision === 'string' ? body.decision : body.allowed ? 'allow' : 'deny',
+  };
+}
+
+function errorText(body: Record<string, unknown> | undefined): string {
+  return typeof body?.error === 'string' ? `: ${body.error}` : '';
+}
+
+/**
+ * Starts `rampart serve --background --port <port>` with the same CLI entry that is running now,
+ * waits for it to return (it returns once /healthz answers), then confirms health ourselves.
+ * The server is a detached process by design: it outlives this command.
+ */
+export async function startBackgroundServer(baseUrl: URL, port: number, timeoutMs = 20_000): Promise<Health> {
+  const entry = process.argv[1];
+  if (!entry) throw new Error('cannot tell which rampart CLI is running (process.argv[1] is empty)');
+  const output = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [entry, 'serve', '--background', '--port', String(port)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, stderr: err.message });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+  const health = await checkHealth(baseUrl);
+  if (health.state === 'ok') return health;
+  const why = output.stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ');
+  return {
+    state: 'unreachable',
+    reason: `rampart serve --background exited with ${output.code ?? 'no exit code'}${why ? ` (${why})` : ''}; ${health.reason}`,
+  };
+}

@@ -1,0 +1,82 @@
+// What the launcher will do, resolved once from flags and environment. Precedence:
+//   server URL:  --port  >  RAMPART_URL  >  http://127.0.0.1:9090 (the only case that may autostart)
+//   token:       --token >  RAMPART_TOKEN  >  ~/.rampart/token (src/util/token.ts)
+//   mode, fail-open, agent, session: the flags and their defaults always decide (inherited
+//   RAMPART_MODE etc. are overwritten for the child); --debug sets RAMPART_DEBUG=1, otherwise an
+//   inherited RAMPART_DEBUG passes through untouched.
+import { UsageError } from 'clipanion';
+import type { Mode } from '../commands/options.ts';
+
+export const DEFAULT_PORT = 9090;
+
+export interface ServerAddress {
+  url: URL;
+  /** Where the URL came from; only 'default' lets the launcher start a server. */
+  source: 'port' | 'env' | 'default';
+  port: number;
+}
+
+export function serverAddress(portFlag: number | undefined, env: NodeJS.ProcessEnv): ServerAddress {
+  if (portFlag !== undefined) return { url: new URL(`http://127.0.0.1:${portFlag}`), source: 'port', port: portFlag };
+  const fromEnv = env.RAMPART_URL?.trim();
+  if (fromEnv) {
+    const url = parseServerUrl(fromEnv, 'RAMPART_URL');
+    return { url, source: 'env', port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+  }
+  return { url: new URL(`http://127.0.0.1:${DEFAULT_PORT}`), source: 'default', port: DEFAULT_PORT };
+}
+
+/** A server URL the library will accept: http(s), no credentials in it. */
+export function parseServerUrl(text: string, where: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`${where} is not a URL: ${JSON.stringify(text)} (expected e.g. http://127.0.0.1:9090)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${where} must start with http:// or https:// (got ${JSON.stringify(text)})`);
+  }
+  if (url.username || url.password) {
+    throw new UsageError(`${where} must not carry a user or password (use --token / RAMPART_TOKEN instead)`);
+  }
+  return url;
+}
+
+/** The URL the child gets: no trailing slash, exactly as the library expects it. */
+export function urlForChild(url: URL): string {
+  return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * `--fail-open` is a clipanion string option that tolerates being a boolean, so
+ * `--fail-open`, `--no-fail-open`, `--fail-open=true` and `--fail-open=false` all work.
+ * `--fail-open false -- agent` (the value as the next word) arrives as a bare `--fail-open`
+ * followed by the word: take a leading true/false as its value when a command follows it.
+ */
+export function resolveFailOpen(flag: string | boolean | undefined, command: string[]): { failOpen: boolean; command: string[] } {
+  if (flag === undefined) return { failOpen: true, command };
+  if (typeof flag === 'boolean') {
+    const [first, ...rest] = command;
+    if (flag && (first === 'true' || first === 'false') && rest.length > 0) {
+      return { failOpen: first === 'true', command: rest[0] === '--' ? rest.slice(1) : rest };
+    }
+    return { failOpen: flag, command };
+  }
+  const value = flag.trim().toLowerCase();
+  if (value === 'true' || value === '1') return { failOpen: true, command };
+  if (value === 'false' || value === '0') return { failOpen: false, command };
+  throw new UsageError(`Invalid value for --fail-open: expected true or false (got ${JSON.stringify(flag)})`);
+}
+
+export interface PreloadSettings {
+  command: string[];
+  address: ServerAddress;
+  tokenFlag?: string;
+  mode: Mode;
+  failOpen: boolean;
+  agent: string;
+  session: string;
+  debug: boolean;
+  autostart: boolean;
+}
