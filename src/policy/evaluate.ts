@@ -1,0 +1,448 @@
+// Deciding on one tool call (policy-format.md §2, §4.6–4.10). Pure: no I/O; the only state is
+// the EngineState the caller passes in (call_count windows, consumed `once` rules).
+import path from 'node:path';
+import type { GlobSet } from './glob.ts';
+import type { PolicySet } from './load.ts';
+import type { Condition, Policy, Rule } from './model.ts';
+import { alternates, analyze, envAssignments, normalize, posixBody, rmAliases, sanitize, splitCommand, type Analysis } from './shell.ts';
+import type { Action, Decision, EvaluateOptions, ToolCall } from './types.ts';
+
+/** Longest value (UTF-8 bytes) of a matched field; longer calls are denied before matching. */
+export const MAX_FIELD_BYTES = 8192;
+
+/** Runtime memory of the engine. Keep one per server and pass it across reloads. */
+export class EngineState {
+  /** Lower-cased tool name -> timestamps (ms) of enforced calls, oldest first. */
+  private readonly calls = new Map<string, number[]>();
+  /** Keys of `once` rules already consumed. */
+  private readonly consumed = new Set<string>();
+  /** Longest call_count window seen, to bound memory. */
+  private horizonMs = 720 * 3600_000;
+
+  countCalls(tool: string, windowMs: number, now: number): number {
+    const times = this.calls.get(tool.toLowerCase());
+    if (!times) return 0;
+    let count = 0;
+    for (let i = times.length - 1; i >= 0 && times[i]! > now - windowMs; i--) count++;
+    return count;
+  }
+
+  recordCall(tool: string, now: number): void {
+    const key = tool.toLowerCase();
+    const times = this.calls.get(key) ?? [];
+    times.push(now);
+    const cutoff = now - this.horizonMs;
+    while (times.length > 0 && times[0]! <= cutoff) times.shift();
+    // Bound memory: nobody counts past 1000 (call_count gte <= 1000).
+    if (times.length > 2000) times.splice(0, times.length - 2000);
+    this.calls.set(key, times);
+  }
+
+  isConsumed(rule: Rule): boolean {
+    return this.consumed.has(rule.key);
+  }
+
+  consume(rule: Rule): void {
+    this.consumed.add(rule.key);
+  }
+}
+
+/** Basenames of files whose allows are durable human decisions (§2.3). */
+const DURABLE_FILES: Record<string, string> = {
+  'user-overrides.yaml': 'allowed by durable user override',
+  'auto-allowed.yaml': 'auto-allowed by user rule',
+};
+
+const RANK: Record<Action, number> = { deny: 5, webhook: 4, ask: 3, watch: 2, allow: 1 };
+
+/** The call as the matcher sees it: extracted fields, analysis computed lazily and once. */
+interface CallView {
+  call: ToolCall;
+  tool: string;
+  isExec: boolean;
+  command: string;
+  path: string;
+  url: string;
+  domain: string;
+  now: number;
+  state: EngineState | undefined;
+  analysis?: Analysis;
+  restrictiveSubjects?: { subjects: string[]; tooManyAliases: boolean };
+}
+
+type ExtraOptions = EvaluateOptions & { state?: EngineState };
+
+export function evaluate(set: PolicySet, call: ToolCall, opts: ExtraOptions = {}): Decision {
+  const started = process.hrtime.bigint();
+  const decision = decide(set, call, opts);
+  const evalDurationUs = Number((process.hrtime.bigint() - started) / 1000n);
+  return { ...decision, evalDurationUs };
+}
+
+function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decision, 'evalDurationUs'> {
+  const tool = (call.tool ?? '').trim();
+  const isExec = tool.toLowerCase() === 'exec';
+  const now = (opts.now ?? new Date()).getTime();
+  const params = asRecord(call.params);
+  const input = asRecord(call.input);
+
+  const conflict = firstConflict(params, input, isExec);
+  if (conflict) return deny(`ambiguous tool input (${conflict}); failing closed`, []);
+  const command = isExec ? firstString(params, input, ['command', 'cmd', 'input']) : '';
+  const pathValue = firstString(params, input, ['path', 'file_path']);
+  const url = firstString(params, input, ['url']);
+  const domain = firstString(params, input, ['domain']) || hostOf(url);
+  const fields: Array<[string, string]> = [
+    ['agent', call.agent ?? ''], ['session', call.session ?? ''], ['tool', tool], ['command', command],
+    ['path', pathValue], ['url', url], ['domain', domain],
+  ];
+  for (const [name, value] of fields) {
+    const bytes = value.length * 3 > MAX_FIELD_BYTES ? Buffer.byteLength(value) : 0;
+    if (bytes > MAX_FIELD_BYTES) {
+      return deny(`${name} is ${bytes} bytes and exceeds the ${MAX_FIELD_BYTES}-byte policy matching limit; failing closed`, []);
+    }
+  }
+
+  const view: CallView = { call, tool, isExec, command, path: pathValue, url, domain, now, state: opts.state };
+  const inScope = set.policies.filter((p) => p.enabled && inPolicyScope(p, call.agent ?? '', call.session ?? '', tool));
+  // Stable sort: equal priorities keep file order.
+  inScope.sort((a, b) => a.priority - b.priority);
+  if (inScope.length === 0) return { action: set.defaultAction, message: 'no matching policy; using default action', matchedPolicies: [] };
+
+  const fired: Array<{ policy: Policy; rule: Rule }> = [];
+  let durableAllow: { policy: Policy; rule: Rule } | undefined;
+  for (let i = 0; i < inScope.length; i++) {
+    const policy = inScope[i]!;
+    const rule = firstMatchingRule(policy, view);
+    if (!rule) continue;
+    if (rule.action === 'deny') {
+      const names = [...fired.map((f) => f.policy.name), policy.name, ...inScope.slice(i + 1).map((p) => p.name)];
+      return deny(rule.message, dedupe(names), command);
+    }
+    fired.push({ policy, rule });
+    if (rule.action === 'allow' && !durableAllow && DURABLE_FILES[path.basename(policy.source)] !== undefined) {
+      durableAllow = { policy, rule };
+    }
+  }
+  const matchedPolicies = dedupe(fired.map((f) => f.policy.name));
+
+  let winner: { action: Action; message: string; rule?: Rule };
+  if (durableAllow) {
+    winner = { action: 'allow', message: durableAllow.rule.message || DURABLE_FILES[path.basename(durableAllow.policy.source)]!, rule: durableAllow.rule };
+  } else if (fired.length === 0) {
+    const message = set.defaultAction === 'allow' ? 'no matching rule; using default action' : `no matching rule; default action is ${set.defaultAction}`;
+    winner = { action: set.defaultAction, message };
+  } else {
+    const best = Math.max(...fired.map((f) => RANK[f.rule.action]));
+    const candidates = fired.filter((f) => RANK[f.rule.action] === best);
+    const chosen = best === RANK.allow ? (candidates.find((f) => f.rule.message !== '') ?? candidates[0]!) : candidates[0]!;
+    winner = { action: chosen.rule.action, message: chosen.rule.message, rule: chosen.rule };
+  }
+
+  if (opts.enforce && opts.state) {
+    if (winner.rule?.once && winner.action === 'allow') opts.state.consume(winner.rule);
+    opts.state.recordCall(tool, now);
+  }
+  return { action: winner.action, message: winner.message, matchedPolicies };
+}
+
+function deny(message: string, matchedPolicies: string[], command = ''): Omit<Decision, 'evalDurationUs'> {
+  const decision: Omit<Decision, 'evalDurationUs'> = { action: 'deny', message, matchedPolicies };
+  const suggestions = suggestionsFor(command);
+  if (suggestions.length > 0) decision.suggestions = suggestions;
+  return decision;
+}
+
+/** `rampart allow "<cmd>"` hints; a warning instead for commands nobody should blanket-allow. */
+function suggestionsFor(command: string): string[] {
+  const trimmed = command.trim();
+  if (trimmed === '' || trimmed.length > 200) return [];
+  if (/\brm\s+-\S*[rR]|\bmkfs|\bdd\s|:\(\)\s*\{|\bsudo\b|\/dev\/(sd|nvme|hd)/.test(trimmed)) {
+    return ['this command is high-risk; review it instead of adding an allow rule'];
+  }
+  const quoted = (text: string) => `rampart allow "${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  const words = trimmed.split(/\s+/);
+  const out = [quoted(trimmed)];
+  if (words.length > 1) out.push(quoted(`${words[0]} *`));
+  return out;
+}
+
+function dedupe(names: string[]): string[] {
+  return [...new Set(names)];
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function firstString(params: Record<string, unknown>, input: Record<string, unknown>, keys: string[]): string {
+  for (const source of [params, input]) {
+    for (const key of keys) {
+      const value = source[key];
+      if (typeof value === 'string' && value.trim() !== '') return value;
+    }
+  }
+  return '';
+}
+
+/** §2.1 pre-check 1: aliases that disagree (or are not strings) make the call ambiguous. */
+function firstConflict(params: Record<string, unknown>, input: Record<string, unknown>, isExec: boolean): string | undefined {
+  const groups: Array<[string, string[]]> = [['workdir', ['workdir', 'cwd']], ['domain', ['domain']], ['scheme', ['scheme']]];
+  if (isExec) groups.unshift(['command', ['command', 'cmd', 'input']]);
+  for (const [label, keys] of groups) {
+    const values = new Set<string>();
+    for (const source of [params, input]) {
+      for (const key of keys) {
+        const value = source[key];
+        if (value === undefined || value === null) continue;
+        if (typeof value !== 'string') return `${label} alias "${key}" is not a string`;
+        if (value.trim() !== '') values.add(value);
+      }
+    }
+    if (values.size > 1) return `conflicting ${label} aliases ${keys.join('/')}`;
+  }
+  return undefined;
+}
+
+function hostOf(url: string): string {
+  if (url === '') return '';
+  try {
+    return new URL(url.includes('://') ? url : `http://${url}`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return '';
+  }
+}
+
+function inPolicyScope(policy: Policy, agent: string, session: string, tool: string): boolean {
+  const { match } = policy;
+  return match.agent.test(agent) && match.session.test(session) && (match.tools.length === 0 || match.tools.some((g) => g.test(tool)));
+}
+
+/** §2.2 step 4: the first non-expired rule whose condition matches decides the policy. */
+function firstMatchingRule(policy: Policy, view: CallView): Rule | undefined {
+  for (const rule of policy.rules) {
+    if (rule.expiresAt !== undefined && view.now > rule.expiresAt.getTime()) continue;
+    if (rule.once && view.state?.isConsumed(rule)) continue;
+    if (rule.when === undefined || conditionMatches(rule.when, rule.action, view)) return rule;
+  }
+  return undefined;
+}
+
+function isRestrictive(action: Action): boolean {
+  return action === 'deny' || action === 'ask';
+}
+
+/** §1.4: every present group must pass; at least one positive group must be present. */
+function conditionMatches(cond: Condition, action: Action, view: CallView): boolean {
+  if (cond.default) return true;
+  const restrictive = isRestrictive(action);
+  let positive = false;
+
+  if (cond.commandMatches || cond.commandContains) {
+    positive = true;
+    if (view.command === '') return false;
+    const hit = restrictive ? restrictiveCommandMatch(cond, view) : grantingCommandMatch(cond, view);
+    if (!hit) return false;
+  } else if (cond.commandNotMatches && view.command !== '') {
+    // Exclusions without a positive command group still veto the rule.
+    const a = analysisOf(view);
+    if (cond.commandNotMatches.testAny([a.raw, a.normalized, ...a.components])) return false;
+  }
+  if (cond.commandEnvAssignments) {
+    positive = true;
+    if (view.command === '') return false;
+    const names = envAssignments(view.command);
+    if (!names.some((name) => cond.commandEnvAssignments!.test(name))) return false;
+    if (cond.commandNotMatches && cond.commandNotMatches.testAny([view.command, analysisOf(view).normalized])) return false;
+  }
+  if (cond.pathMatches || cond.pathNotMatches) {
+    const spellings = pathSpellings(view);
+    if (cond.pathMatches) {
+      positive = true;
+      if (spellings.length === 0) return false;
+      const hit = restrictive ? cond.pathMatches.testAny(spellings) : spellings.every((s) => cond.pathMatches!.test(s));
+      if (!hit) return false;
+    }
+    if (cond.pathNotMatches && spellings.length > 0) {
+      const excluded = restrictive ? spellings.every((s) => cond.pathNotMatches!.test(s)) : cond.pathNotMatches.testAny(spellings);
+      if (excluded) return false;
+    }
+  }
+  if (cond.urlMatches) {
+    positive = true;
+    if (view.url === '' || !cond.urlMatches.test(view.url)) return false;
+  }
+  if (cond.domainMatches) {
+    positive = true;
+    if (view.domain === '' || !cond.domainMatches.globs.some((g) => g.test(view.domain))) return false;
+  }
+  if (cond.agentDepth) {
+    positive = true;
+    const depth = view.call.agentDepth ?? 0;
+    const { gte, lte, eq } = cond.agentDepth;
+    if ((gte !== undefined && depth < gte) || (lte !== undefined && depth > lte) || (eq !== undefined && depth !== eq)) return false;
+  }
+  if (cond.toolParamMatches) {
+    positive = true;
+    if (!toolParamsMatch(cond.toolParamMatches, view.call)) return false;
+  }
+  if (cond.callCount) {
+    positive = true;
+    const { tool, gte, windowMs } = cond.callCount;
+    if (gte > 0) {
+      const count = view.state ? view.state.countCalls(tool ?? view.tool, windowMs, view.now) : 0;
+      if (count < gte) return false;
+    }
+  }
+  if (cond.sessionMatches) {
+    positive = true;
+    if (!cond.sessionMatches.test(view.call.session ?? '')) return false;
+  }
+  if (cond.sessionNotMatches && cond.sessionNotMatches.test(view.call.session ?? '')) return false;
+  return positive;
+}
+
+function toolParamsMatch(entries: Array<[string, { test(s: string): boolean }]>, call: ToolCall): boolean {
+  const values = new Map<string, unknown>();
+  for (const source of [asRecord(call.input), asRecord(call.params)]) {
+    for (const [key, value] of Object.entries(source)) if (!values.has(key.toLowerCase())) values.set(key.toLowerCase(), value);
+  }
+  return entries.some(([name, glob]) => {
+    if (!values.has(name)) return false;
+    const value = values.get(name);
+    const text = typeof value === 'string' ? value : JSON.stringify(value) ?? '';
+    return glob.test(text.toLowerCase());
+  });
+}
+
+/** §3.2 without touching the disk: the raw path and its cleaned, workdir-joined spelling. */
+function pathSpellings(view: CallView): string[] {
+  if (view.path === '') return [];
+  const params = asRecord(view.call.params);
+  const workdir = [params.workdir, params.cwd].find((v): v is string => typeof v === 'string' && v.trim() !== '');
+  const slashed = view.path.replaceAll('\\', '/');
+  const joined = workdir !== undefined && !path.posix.isAbsolute(slashed) ? path.posix.join(workdir, slashed) : slashed;
+  return [...new Set([view.path, path.posix.normalize(joined)])];
+}
+
+function analysisOf(view: CallView): Analysis {
+  view.analysis ??= analyze(view.command);
+  return view.analysis;
+}
+
+/**
+ * §4.8: every spelling a restrictive rule tests, computed once per call: raw and components,
+ * their POSIX bodies, rm/find canonical aliases, normalizations and alternates.
+ */
+function restrictiveSubjectsOf(view: CallView): { subjects: string[]; tooManyAliases: boolean } {
+  if (view.restrictiveSubjects) return view.restrictiveSubjects;
+  const a = analysisOf(view);
+  const subjects = new Set<string>();
+  let tooManyAliases = false;
+  for (const base of [a.raw, ...a.components]) {
+    for (const candidate of new Set([base, posixBody(base)])) {
+      subjects.add(candidate);
+      const aliases = rmAliases(candidate);
+      if (aliases === undefined) tooManyAliases = true;
+      else for (const alias of aliases) subjects.add(alias);
+      subjects.add(normalize(candidate));
+      for (const alt of alternates(candidate)) subjects.add(alt);
+    }
+  }
+  subjects.delete('');
+  view.restrictiveSubjects = { subjects: [...subjects], tooManyAliases };
+  return view.restrictiveSubjects;
+}
+
+/** Candidate spellings of one component (for per-component exclusion checks, §4.9 iii). */
+function componentCandidates(component: string): string[] {
+  const out = new Set<string>();
+  for (const candidate of new Set([component, posixBody(component)])) {
+    out.add(candidate);
+    out.add(normalize(candidate));
+    for (const alt of alternates(candidate)) out.add(alt);
+    for (const alias of rmAliases(candidate) ?? []) out.add(alias);
+  }
+  out.delete('');
+  return [...out];
+}
+
+/** §3.4 restrictive contains: case-insensitive on the raw text, retried on the normalized text. */
+function containsRestrictive(entries: string[], text: string): boolean {
+  const lower = text.toLowerCase();
+  if (entries.some((e) => lower.includes(e.toLowerCase()))) return true;
+  if (!/['"\\]/.test(text)) return false;
+  const normalized = normalize(text).toLowerCase();
+  return entries.some((e) => normalized.includes(e.toLowerCase()));
+}
+
+function restrictivePositive(cond: Condition, view: CallView): boolean {
+  if (cond.commandMatches) {
+    const { subjects, tooManyAliases } = restrictiveSubjectsOf(view);
+    if (tooManyAliases || cond.commandMatches.testAny(subjects)) return true;
+  }
+  return cond.commandContains !== undefined && containsRestrictive(cond.commandContains, view.command);
+}
+
+/** §4.8 + §4.9: any interpretation matching suffices; exclusions apply per component. */
+function restrictiveCommandMatch(cond: Condition, view: CallView): boolean {
+  if (!restrictivePositive(cond, view)) return false;
+  const exclusions = cond.commandNotMatches;
+  if (!exclusions) return true;
+  const a = analysisOf(view);
+  const components = a.composite ? a.components : [a.raw];
+  let anyPositive = false;
+  for (const component of components) {
+    if (cond.commandContains && containsRestrictive(cond.commandContains, component)) {
+      anyPositive = true;
+      if (cond.commandMatches || !isExcluded(exclusions, component)) return true;
+      continue;
+    }
+    if (cond.commandMatches) {
+      const aliases = rmAliases(component);
+      if (aliases === undefined) return true;
+      const hits = aliases.filter((alias) => cond.commandMatches!.test(alias));
+      if (hits.length > 0) {
+        anyPositive = true;
+        if (hits.some((alias) => !exclusions.test(alias))) return true;
+        continue;
+      }
+      const candidates = componentCandidates(component);
+      if (cond.commandMatches.testAny(candidates)) {
+        anyPositive = true;
+        if (!exclusions.testAny(candidates)) return true;
+      }
+    }
+  }
+  // Positive only on the whole string (no component alone): fail closed.
+  return !anyPositive;
+}
+
+function isExcluded(exclusions: GlobSet, text: string): boolean {
+  return exclusions.testAny(componentCandidates(text));
+}
+
+/** §4.7: granting rules need every executed component covered; raw text is never tested. */
+function grantingCommandMatch(cond: Condition, view: CallView): boolean {
+  const a = analysisOf(view);
+  if (cond.commandNotMatches && cond.commandNotMatches.testAny([a.raw, a.normalized, ...a.components])) return false;
+  if (a.composite && cond.commandMatches) {
+    for (const glob of cond.commandMatches.globs) {
+      if (compositePattern(glob.source) && (glob.test(a.raw) || glob.test(a.normalized))) return true;
+    }
+  }
+  const contains = cond.commandContains ?? [];
+  return a.components.every(
+    (component) => (cond.commandMatches?.test(component) ?? false) || contains.some((entry) => component.includes(entry)),
+  );
+}
+
+const compositeCache = new Map<string, boolean>();
+function compositePattern(source: string): boolean {
+  let composite = compositeCache.get(source);
+  if (composite === undefined) {
+    composite = splitCommand(normalize(source) || sanitize(source)).length > 1;
+    compositeCache.set(source, composite);
+  }
+  return composite;
+}

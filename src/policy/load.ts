@@ -1,0 +1,422 @@
+// Policy files -> PolicySet (policy-format.md §1, §2.5). Strict: unknown keys, wrong shapes and
+// every §1.5 validation failure reject the file with file:line: reason. Globs are compiled here
+// so evaluate() does no parsing.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isSeq, type Node } from 'yaml';
+import { builtinPolicyPath } from '../util/paths.ts';
+import { compileDomainGlob, compileGlob, compilePathGlob, countGlobstars, GlobSet, type Glob } from './glob.ts';
+import type { Condition, Policy, PolicyFile, Rule, TestCase } from './model.ts';
+import { PolicyLoadError, type Action } from './types.ts';
+import { MAX_FILE_BYTES, YamlReader } from './yaml-reader.ts';
+
+/** Policies ready for evaluate(): merged from one or more files, globs compiled. */
+export interface PolicySet {
+  /** The file's default_action; empty or unknown reads as deny. */
+  readonly defaultAction: Action;
+  readonly policyCount: number;
+  readonly ruleCount: number;
+  /** Files (or `builtin:standard`) the policies came from, in load order. */
+  readonly sources: string[];
+  /** Parsed policies in file order (evaluate() sorts by priority). */
+  readonly policies: readonly Policy[];
+  /** Inline `tests:` of the files (rampart test FILE). */
+  readonly tests: readonly TestCase[];
+}
+
+export interface ServeStoreOptions {
+  /** `--config FILE`; absent -> the built-in policy plus ~/.rampart/policies. */
+  configFile?: string;
+  /** `--config-dir DIR`: every *.yaml / *.yml in it. */
+  configDir?: string;
+  /** Home directory holding .rampart/ (default: os.homedir()). */
+  home?: string;
+}
+
+export const BUILTIN_SOURCE = 'builtin:standard';
+const MAX_GLOB_BYTES = 8192;
+const MAX_GLOBSTAR_PATTERN_BYTES = 256;
+const ACTIONS: Record<string, Action> = { allow: 'allow', deny: 'deny', ask: 'ask', watch: 'watch', log: 'watch', webhook: 'webhook' };
+const DEFAULT_ACTIONS: Record<string, Action> = { allow: 'allow', deny: 'deny', ask: 'ask', watch: 'watch', log: 'watch' };
+
+/** One file, as `rampart test FILE` / `rampart bench --policy` / wrap read it. */
+export function loadPolicyFile(file: string): PolicySet {
+  const parsed = parsePolicyFile(file);
+  return toSet([parsed], parsed.defaultAction);
+}
+
+/** The serve store (§2.5, with our built-in policy standing in for upstream's embedded one). */
+export function loadServePolicies(opts: ServeStoreOptions): PolicySet {
+  let primary: PolicyFile;
+  let dirFiles: string[];
+  if (opts.configFile !== undefined) {
+    primary = parsePolicyFile(opts.configFile);
+    dirFiles = opts.configDir !== undefined ? policyFilesIn(opts.configDir) : [];
+  } else {
+    primary = parsePolicyFile(builtinPolicyPath, BUILTIN_SOURCE);
+    const dirs = [homePolicyDir(opts.home), ...(opts.configDir !== undefined ? [opts.configDir] : [])];
+    dirFiles = [...new Set(dirs.flatMap((dir) => (fs.existsSync(dir) || dir === opts.configDir ? policyFilesIn(dir) : [])))].sort();
+  }
+  const dir = mergeDirectory(dirFiles.map((file) => parsePolicyFile(file)));
+  let files: PolicyFile[];
+  if (opts.configFile !== undefined) {
+    // Primary first; on a name clash the primary file wins and the dir policy is skipped.
+    const taken = new Set(primary.policies.map((p) => p.name));
+    files = [primary, ...dir.map((f) => ({ ...f, policies: f.policies.filter((p) => !taken.has(p.name)) }))];
+  } else {
+    // Dir policies replace built-in ones of the same name.
+    const replaced = new Set(dir.flatMap((f) => f.policies.map((p) => p.name)));
+    files = [{ ...primary, policies: primary.policies.filter((p) => !replaced.has(p.name)) }, ...dir];
+  }
+  const defaultAction = files.map((f) => f.defaultAction).find((a) => a !== '') ?? '';
+  const set = toSet(files, defaultAction);
+  if (set.policyCount === 0 && defaultAction === '') {
+    throw new PolicyLoadError(files.map((f) => f.source).join(', '), undefined, 'no policies and no default_action: refusing an empty policy set');
+  }
+  return set;
+}
+
+/** Files and directories whose changes should trigger a reload (existing ones only). */
+export function watchTargets(opts: ServeStoreOptions): string[] {
+  const targets = [opts.configFile ?? builtinPolicyPath];
+  if (opts.configFile === undefined) targets.push(homePolicyDir(opts.home));
+  if (opts.configDir !== undefined) targets.push(opts.configDir);
+  return [...new Set(targets.map((t) => path.resolve(t)))].filter((t) => fs.existsSync(t));
+}
+
+export function homePolicyDir(home: string | undefined): string {
+  return path.join(home ?? os.homedir(), '.rampart', 'policies');
+}
+
+function policyFilesIn(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    throw new PolicyLoadError(dir, undefined, `cannot read policy directory: ${(err as Error).message}`);
+  }
+  return names
+    .filter((n) => /\.ya?ml$/i.test(n))
+    .map((n) => path.join(dir, n))
+    .filter((f) => fs.statSync(f).isFile())
+    .sort();
+}
+
+/** §2.5 directory merge: duplicate names across files are an error (one upstream exception). */
+function mergeDirectory(files: PolicyFile[]): PolicyFile[] {
+  const seen = new Map<string, string>();
+  return files.map((file) => {
+    const kept = file.policies.filter((policy) => {
+      const earlier = seen.get(policy.name);
+      if (earlier === undefined) {
+        seen.set(policy.name, file.source);
+        return true;
+      }
+      const pair = new Set([path.basename(earlier), path.basename(file.source)]);
+      if (policy.name === 'block-self-modification' && pair.has('openclaw.yaml') && pair.has('standard.yaml')) return false;
+      throw new PolicyLoadError(file.source, undefined, `duplicate policy name "${policy.name}" (also defined in ${earlier})`);
+    });
+    return { ...file, policies: kept };
+  });
+}
+
+function toSet(files: PolicyFile[], defaultAction: string): PolicySet {
+  const policies = files.flatMap((f) => f.policies);
+  return {
+    defaultAction: DEFAULT_ACTIONS[defaultAction] ?? 'deny',
+    policyCount: policies.length,
+    ruleCount: policies.reduce((n, p) => n + p.rules.length, 0),
+    sources: files.map((f) => f.source),
+    policies,
+    tests: files.flatMap((f) => f.tests),
+  };
+}
+
+/** Reads and validates one policy file. `label` replaces the path in `source` (built-in). */
+export function parsePolicyFile(file: string, label?: string): PolicyFile {
+  const text = readPolicyText(file);
+  const { reader, root } = YamlReader.parse(file, text);
+  return parsePolicyDocument(reader, root, label ?? file, ['version', 'default_action', 'policies', 'notify', 'tests']);
+}
+
+export function readPolicyText(file: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PolicyLoadError(file, undefined, code === 'ENOENT' ? 'file not found' : `cannot read file: ${(err as Error).message}`);
+  }
+  if (!stat.isFile()) throw new PolicyLoadError(file, undefined, 'not a regular file');
+  if (stat.size > MAX_FILE_BYTES) throw new PolicyLoadError(file, undefined, `file is larger than 1 MiB (${stat.size} bytes)`);
+  return fs.readFileSync(file, 'utf8');
+}
+
+/** The body of a policy file; `topKeys` lets suite files add `policy`. */
+export function parsePolicyDocument(reader: YamlReader, root: Node | null, source: string, topKeys: readonly string[]): PolicyFile {
+  if (reader.isNull(root)) reader.fail(root, 'the document is empty');
+  const top = reader.mapping(root, 'the top level', topKeys);
+  const version = reader.string(top.get('version'), 'version').trim();
+  if (version !== '' && version !== '1') reader.fail(top.get('version'), `unsupported version "${version}" (only "1")`);
+  const defaultNode = top.get('default_action');
+  const defaultAction = reader.string(defaultNode, 'default_action').trim().toLowerCase();
+  if (defaultAction === 'require_approval') reader.fail(defaultNode, 'default_action "require_approval" was removed in v0.9.9; use "ask"');
+  if (defaultAction !== '' && !(defaultAction in DEFAULT_ACTIONS)) {
+    reader.fail(defaultNode, `unknown default_action "${defaultAction}" (allowed: allow, deny, ask, watch, log)`);
+  }
+  const policies: Policy[] = [];
+  const names = new Map<string, number | undefined>();
+  reader.list(top.get('policies'), 'policies').forEach((node, i) => {
+    const policy = parsePolicy(reader, node, i, source);
+    if (names.has(policy.name)) {
+      reader.fail(node, `duplicate policy name "${policy.name}" (first defined at line ${names.get(policy.name)})`);
+    }
+    names.set(policy.name, reader.lineOf(node));
+    policies.push(policy);
+  });
+  let notify: PolicyFile['notify'];
+  if (top.has('notify')) {
+    const n = reader.mapping(top.get('notify'), 'notify', ['url', 'platform', 'on']);
+    notify = {
+      url: reader.string(n.get('url'), 'notify.url'),
+      platform: reader.string(n.get('platform'), 'notify.platform'),
+      on: reader.stringList(n.get('on'), 'notify.on').map((e) => e.value),
+    };
+  }
+  const tests = reader.list(top.get('tests'), 'tests').map((node, i) => parseTestCase(reader, node, `tests[${i}]`));
+  return { source, version, defaultAction, policies, tests, notify };
+}
+
+function parsePolicy(reader: YamlReader, node: Node | null, index: number, source: string): Policy {
+  const where = `policies[${index}]`;
+  const p = reader.mapping(node, where, ['name', 'description', 'priority', 'enabled', 'match', 'rules']);
+  const name = reader.string(p.get('name'), `${where}.name`).trim();
+  if (name === '') reader.fail(node, `${where} has no name (every policy needs a unique name)`);
+  const at = `policy "${name}"`;
+  const priority = reader.int(p.get('priority'), `${at} priority`);
+  const enabled = p.has('enabled') && !reader.isNull(p.get('enabled')) ? reader.bool(p.get('enabled'), `${at} enabled`) : true;
+  const m = reader.mapping(p.get('match'), `${at} match`, ['agent', 'session', 'tool']);
+  const agent = globField(reader, m.get('agent'), `${at} match.agent`);
+  const session = globField(reader, m.get('session'), `${at} match.session`);
+  const toolNode = m.get('tool');
+  const toolEntries = reader.isNull(toolNode)
+    ? []
+    : isSeq(toolNode)
+      ? reader.stringList(toolNode, `${at} match.tool`)
+      : [{ value: reader.string(toolNode, `${at} match.tool`), node: toolNode ?? null }];
+  const tools = toolEntries.filter((e) => e.value.trim() !== '').map((e) => checkedGlob(reader, e.node, e.value, `${at} match.tool`));
+  const rules = reader.list(p.get('rules'), `${at} rules`).map((ruleNode, i) => parseRule(reader, ruleNode, `${at} rules[${i}]`, `${source}#${name}#${i}`));
+  return {
+    name,
+    description: reader.string(p.get('description'), `${at} description`),
+    priority: priority === 0 ? 100 : priority,
+    enabled,
+    match: { agent, session, tools },
+    rules,
+    source,
+  };
+}
+
+/** match.agent / match.session: one glob, empty -> `*`. */
+function globField(reader: YamlReader, node: Node | null | undefined, where: string): Glob {
+  const value = reader.string(node, where);
+  return checkedGlob(reader, node ?? null, value.trim() === '' ? '*' : value, where);
+}
+
+function checkedGlob(reader: YamlReader, node: Node | null, pattern: string, where: string, compile = compileGlob): Glob {
+  const bytes = Buffer.byteLength(pattern);
+  if (bytes > MAX_GLOB_BYTES) reader.fail(node, `${where}: pattern is ${bytes} bytes; the limit is ${MAX_GLOB_BYTES}`);
+  if (pattern.includes('**')) {
+    if (bytes > MAX_GLOBSTAR_PATTERN_BYTES) {
+      reader.fail(node, `${where}: pattern with "**" is ${bytes} bytes; the limit for such patterns is ${MAX_GLOBSTAR_PATTERN_BYTES}`);
+    }
+    if (countGlobstars(pattern) > 2) reader.fail(node, `${where}: pattern "${pattern}" has more than two "**"`);
+  }
+  return compile(pattern);
+}
+
+function globList(reader: YamlReader, node: Node | null | undefined, where: string, compile = compileGlob): Glob[] {
+  return reader.stringList(node, where).map((e) => checkedGlob(reader, e.node, e.value, where, compile));
+}
+
+function parseAction(reader: YamlReader, node: Node | null | undefined, where: string): Action {
+  const raw = reader.string(node, where).trim().toLowerCase();
+  if (raw === 'require_approval') reader.fail(node, `${where}: action "require_approval" was removed in v0.9.9; use "ask"`);
+  const action = ACTIONS[raw];
+  if (action === undefined) {
+    reader.fail(node, raw === '' ? `${where}: action is missing` : `${where}: unknown action "${raw}" (allowed: allow, deny, ask, watch, log, webhook)`);
+  }
+  return action;
+}
+
+function parseRule(reader: YamlReader, node: Node | null, where: string, key: string): Rule {
+  const r = reader.mapping(node, where, ['action', 'when', 'message', 'ask', 'webhook', 'expires_at', 'once', 'added']);
+  const action = parseAction(reader, r.get('action'), `${where}`);
+  const rule: Rule = {
+    action,
+    when: parseCondition(reader, r.get('when'), `${where} when`),
+    message: reader.string(r.get('message'), `${where} message`),
+    once: reader.bool(r.get('once'), `${where} once`),
+    key,
+    line: reader.lineOf(node),
+  };
+  if (r.has('ask')) {
+    const a = reader.mapping(r.get('ask'), `${where} ask`, ['audit', 'headless_only']);
+    rule.ask = { audit: reader.bool(a.get('audit'), `${where} ask.audit`), headlessOnly: reader.bool(a.get('headless_only'), `${where} ask.headless_only`) };
+  }
+  if (r.has('webhook') || action === 'webhook') {
+    const w = reader.mapping(r.get('webhook'), `${where} webhook`, ['url', 'timeout', 'fail_open']);
+    const url = reader.string(w.get('url'), `${where} webhook.url`).trim();
+    if (action === 'webhook' && url === '') reader.fail(node, `${where}: action webhook needs webhook.url`);
+    if (url !== '' && !/^https?:\/\/[^\s/]+/i.test(url)) reader.fail(w.get('url'), `${where} webhook.url "${url}" is not an http(s) URL`);
+    const timeoutText = reader.string(w.get('timeout'), `${where} webhook.timeout`).trim();
+    let timeoutMs = 5000;
+    if (timeoutText !== '') {
+      const parsed = parseGoDuration(timeoutText);
+      if (parsed === undefined || parsed <= 0) reader.fail(w.get('timeout'), `${where} webhook.timeout "${timeoutText}" is not a positive duration like 5s`);
+      timeoutMs = Math.min(parsed, 30_000);
+    }
+    rule.webhook = { url, timeoutMs, failOpen: reader.bool(w.get('fail_open'), `${where} webhook.fail_open`) };
+  }
+  for (const field of ['expires_at', 'added'] as const) {
+    if (!r.has(field) || reader.isNull(r.get(field))) continue;
+    const text = reader.string(r.get(field), `${where} ${field}`).trim();
+    const date = /^\d{4}-\d{2}-\d{2}/.test(text) ? new Date(text) : new Date(NaN);
+    if (Number.isNaN(date.getTime())) reader.fail(r.get(field), `${where} ${field} "${text}" is not a timestamp like 2026-01-31T12:00:00Z`);
+    if (field === 'expires_at') rule.expiresAt = date;
+  }
+  return rule;
+}
+
+const CONDITION_KEYS = [
+  'command_matches', 'command_not_matches', 'command_contains', 'command_env_assignments',
+  'path_matches', 'path_not_matches', 'url_matches', 'domain_matches', 'session_matches',
+  'session_not_matches', 'agent_depth', 'tool_param_matches', 'call_count', 'response_matches',
+  'response_not_matches', 'default',
+] as const;
+
+function parseCondition(reader: YamlReader, node: Node | null | undefined, where: string): Condition | undefined {
+  const w = reader.mapping(node, where, CONDITION_KEYS);
+  const has = (key: string) => w.has(key) && !reader.isNull(w.get(key));
+  const cond: Condition = { default: reader.bool(w.get('default'), `${where}.default`) };
+  const globs: Array<[keyof Condition, string]> = [
+    ['commandMatches', 'command_matches'], ['commandNotMatches', 'command_not_matches'],
+    ['commandEnvAssignments', 'command_env_assignments'], ['pathMatches', 'path_matches'],
+    ['pathNotMatches', 'path_not_matches'], ['urlMatches', 'url_matches'], ['domainMatches', 'domain_matches'],
+    ['sessionMatches', 'session_matches'], ['sessionNotMatches', 'session_not_matches'],
+  ];
+  for (const [prop, key] of globs) {
+    if (!has(key)) continue;
+    const compile = key.startsWith('path_') ? compilePathGlob : key === 'domain_matches' ? compileDomainGlob : compileGlob;
+    const list = globList(reader, w.get(key), `${where}.${key}`, compile);
+    if (list.length > 0) (cond as unknown as Record<string, GlobSet>)[prop] = new GlobSet(list);
+  }
+  if (has('command_contains')) {
+    const entries = reader.stringList(w.get('command_contains'), `${where}.command_contains`);
+    for (const e of entries) if (e.value.trim() === '') reader.fail(e.node ?? w.get('command_contains'), `${where}.command_contains has a blank entry`);
+    if (entries.length > 0) cond.commandContains = entries.map((e) => e.value);
+  }
+  if (has('agent_depth')) {
+    const d = reader.mapping(w.get('agent_depth'), `${where}.agent_depth`, ['gte', 'lte', 'eq']);
+    cond.agentDepth = {};
+    for (const k of ['gte', 'lte', 'eq'] as const) if (d.has(k) && !reader.isNull(d.get(k))) cond.agentDepth[k] = reader.int(d.get(k), `${where}.agent_depth.${k}`);
+  }
+  if (has('tool_param_matches')) {
+    const entries = reader.pairs(w.get('tool_param_matches'), `${where}.tool_param_matches`);
+    if (entries.length > 0) {
+      cond.toolParamMatches = entries.map((e) => {
+        const pattern = reader.string(e.value, `${where}.tool_param_matches.${e.key}`);
+        return [e.key.toLowerCase(), checkedGlob(reader, e.value, pattern.toLowerCase(), `${where}.tool_param_matches.${e.key}`)];
+      });
+    }
+  }
+  if (has('call_count')) {
+    const c = reader.mapping(w.get('call_count'), `${where}.call_count`, ['tool', 'gte', 'window']);
+    const gte = reader.int(c.get('gte'), `${where}.call_count.gte`);
+    if (gte < 0 || gte > 1000) reader.fail(c.get('gte') ?? w.get('call_count'), `${where}.call_count.gte must be between 0 and 1000 (got ${gte})`);
+    const windowText = reader.string(c.get('window'), `${where}.call_count.window`).trim();
+    const windowMs = parseGoDuration(windowText);
+    if (windowMs === undefined || windowMs <= 0 || windowMs > 720 * 3600_000) {
+      reader.fail(c.get('window') ?? w.get('call_count'), `${where}.call_count.window "${windowText}" must be a duration above 0 and at most 720h (e.g. 1h, 30m)`);
+    }
+    const tool = reader.string(c.get('tool'), `${where}.call_count.tool`).trim();
+    cond.callCount = { gte, windowMs, ...(tool !== '' ? { tool } : {}) };
+  }
+  for (const [prop, key] of [['responseMatches', 'response_matches'], ['responseNotMatches', 'response_not_matches']] as const) {
+    if (!has(key)) continue;
+    const list = reader.stringList(w.get(key), `${where}.${key}`).map((e) => compileResponseRegex(reader, e.node, e.value, `${where}.${key}`));
+    if (list.length > 0) cond[prop] = list;
+  }
+  return isEmptyCondition(cond) ? undefined : cond;
+}
+
+function isEmptyCondition(cond: Condition): boolean {
+  return !cond.default && Object.keys(cond).length === 1;
+}
+
+/** RE2 syntax mostly maps onto JS; we reject what the reference rejects and what JS cannot read. */
+function compileResponseRegex(reader: YamlReader, node: Node | null, source: string, where: string): RegExp {
+  if (source.length > 500) reader.fail(node, `${where}: regex is ${source.length} characters; the limit is 500`);
+  // Nested quantifiers such as (a+)+ are rejected (catastrophic backtracking in JS engines).
+  if (/\([^()]*[+*}][^()]*\)\s*[+*{]/.test(source)) reader.fail(node, `${where}: regex "${source}" has nested quantifiers`);
+  let pattern = source;
+  let flags = '';
+  const inline = /^\(\?([imsU]+)\)/.exec(pattern);
+  if (inline) {
+    pattern = pattern.slice(inline[0].length);
+    for (const f of inline[1]!) if (f !== 'U' && !flags.includes(f)) flags += f;
+  }
+  try {
+    return new RegExp(pattern, flags);
+  } catch (err) {
+    reader.fail(node, `${where}: invalid regex "${source}": ${(err as Error).message}`);
+  }
+}
+
+function parseTestCase(reader: YamlReader, node: Node | null, where: string): TestCase {
+  const t = reader.mapping(node, where, ['name', 'description', 'tool', 'agent', 'session', 'params', 'expect', 'expect_message']);
+  const name = reader.string(t.get('name'), `${where}.name`);
+  const at = name !== '' ? `test "${name}"` : where;
+  const expectNode = t.get('expect');
+  const expectRaw = reader.string(expectNode, `${at} expect`).trim().toLowerCase();
+  const expect = expectRaw === 'require_approval' ? 'ask' : ACTIONS[expectRaw];
+  if (expect === undefined) reader.fail(expectNode ?? node, `${at}: expect must be one of allow, deny, ask, watch, webhook (got "${expectRaw}")`);
+  const params = reader.plain(t.get('params'));
+  if (params !== null && (typeof params !== 'object' || Array.isArray(params))) reader.fail(t.get('params'), `${at}: params must be a mapping`);
+  const expectMessage = t.has('expect_message') ? reader.string(t.get('expect_message'), `${at} expect_message`) : undefined;
+  const tool = reader.string(t.get('tool'), `${at} tool`).trim();
+  return {
+    name,
+    tool: tool === '' ? 'exec' : tool,
+    agent: t.has('agent') ? reader.string(t.get('agent'), `${at} agent`) : 'test',
+    session: reader.string(t.get('session'), `${at} session`),
+    params: (params ?? {}) as Record<string, unknown>,
+    expect,
+    ...(expectMessage !== undefined ? { expectMessage } : {}),
+    line: reader.lineOf(node),
+  };
+}
+
+/** Go time.ParseDuration, in milliseconds; undefined when malformed. */
+export function parseGoDuration(text: string): number | undefined {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const trimmed = text.trim();
+  if (trimmed === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let sign = 1;
+  let rest = trimmed;
+  if (rest.startsWith('-') || rest.startsWith('+')) {
+    if (rest[0] === '-') sign = -1;
+    rest = rest.slice(1);
+  }
+  if (rest === '') return undefined;
+  let total = 0;
+  re.lastIndex = 0;
+  while (re.lastIndex < rest.length) {
+    const m = re.exec(rest);
+    if (!m) return undefined;
+    total += Number(m[1]) * units[m[2]!]!;
+  }
+  return sign * total;
+}
