@@ -1,0 +1,178 @@
+// `rampart serve install|uninstall` (product.md "The CLI"): the unit file a user gets, what happens
+// when `systemctl --user` works and when it does not, and that the unit's command really serves.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cliPath, freePort, runCli, tempDir } from '../helpers.ts';
+import { launchdPlist, systemdQuote, systemdUnit } from '../../src/setup/service.ts';
+
+const unitOf = (home: string) => path.join(home, '.config', 'systemd', 'user', 'rampart.service');
+
+/** A PATH whose `systemctl` is a script: it logs its arguments, then fails like a machine without a user bus, or succeeds. */
+function fakeSystemctl(works: boolean): { bin: string; log: string } {
+  const bin = tempDir('rampart-fake-systemctl-');
+  const log = path.join(bin, 'calls.log');
+  fs.writeFileSync(
+    path.join(bin, 'systemctl'),
+    `#!/bin/sh\necho "$*" >> '${log}'\n` +
+      (works ? 'exit 0\n' : 'echo "Failed to connect to bus: No medium found" >&2\nexit 1\n'),
+    { mode: 0o755 },
+  );
+  return { bin, log };
+}
+
+const calls = (log: string) => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []);
+
+/** Splits an ExecStart= value into words, undoing systemdQuote. */
+function execStartWords(unit: string): string[] {
+  const line = unit.split('\n').find((l) => l.startsWith('ExecStart='))!;
+  return [...line.slice('ExecStart='.length).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) =>
+    m[1]!.replace(/\\(.)/g, '$1').replace(/%%/g, '%').replace(/\$\$/g, '$'),
+  );
+}
+
+test('serve install writes a systemd user unit running this node and this CLI, and says systemctl --user is unavailable', async (t) => {
+  const home = tempDir();
+  const policy = path.join(home, 'my policy.yaml');
+  fs.writeFileSync(policy, 'version: "1"\ndefault_action: allow\npolicies: []\n');
+  const { bin, log } = fakeSystemctl(false);
+  const result = await runCli(['serve', 'install', '--port', '9191', '--mode', 'monitor', '--config', policy], {
+    HOME: home,
+    PATH: `${bin}:${process.env.PATH}`,
+  });
+  t.is(result.code, 0, result.stderr);
+  const unit = fs.readFileSync(unitOf(home), 'utf8');
+  t.deepEqual(execStartWords(unit), [
+    process.execPath,
+    fs.realpathSync(cliPath),
+    'serve',
+    '--port',
+    '9191',
+    '--mode',
+    'monitor',
+    '--config',
+    policy,
+  ]);
+  t.regex(unit, /^WantedBy=default\.target$/m);
+  t.notRegex(unit, /RAMPART_TOKEN|Bearer/, 'the token never goes into the unit file');
+  t.true(result.stdout.includes(`wrote ${unitOf(home)}`), result.stdout);
+  t.regex(result.stdout, /not started: `systemctl --user show-environment` does not work here \(Failed to connect to bus/);
+  t.true(result.stdout.includes('systemctl --user enable --now rampart.service'), result.stdout);
+  t.deepEqual(calls(log), ['--user show-environment'], 'nothing but the probe ran');
+});
+
+test('serve install enables and starts the unit when systemctl --user works; uninstall disables it and removes the file', async (t) => {
+  const home = tempDir();
+  const { bin, log } = fakeSystemctl(true);
+  const env = { HOME: home, PATH: `${bin}:${process.env.PATH}` };
+  const installed = await runCli(['serve', 'install'], env);
+  t.is(installed.code, 0, installed.stderr);
+  t.deepEqual(execStartWords(fs.readFileSync(unitOf(home), 'utf8')).slice(2), ['serve', '--port', '9090', '--mode', 'enforce']);
+  t.deepEqual(calls(log), ['--user show-environment', '--user daemon-reload', '--user enable --now rampart.service']);
+  t.regex(installed.stdout, /^started: /m);
+
+  fs.rmSync(log);
+  const removed = await runCli(['serve', 'uninstall'], env);
+  t.is(removed.code, 0, removed.stderr);
+  t.false(fs.existsSync(unitOf(home)));
+  t.deepEqual(calls(log), ['--user show-environment', '--user disable --now rampart.service', '--user daemon-reload']);
+
+  const again = await runCli(['serve', 'uninstall'], env);
+  t.is(again.code, 0);
+  t.regex(again.stdout, /no service installed/);
+});
+
+test('serve install and uninstall leave a unit they did not write alone unless --force', async (t) => {
+  const home = tempDir();
+  const { bin } = fakeSystemctl(false);
+  const env = { HOME: home, PATH: `${bin}:${process.env.PATH}` };
+  fs.mkdirSync(path.dirname(unitOf(home)), { recursive: true });
+  fs.writeFileSync(unitOf(home), '[Service]\nExecStart=/usr/bin/something-else\n');
+
+  const refused = await runCli(['serve', 'install'], env);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /was not written by rampart; left it alone \(--force replaces it\)/);
+  const removeRefused = await runCli(['serve', 'uninstall'], env);
+  t.is(removeRefused.code, 1);
+  t.true(fs.readFileSync(unitOf(home), 'utf8').includes('something-else'));
+
+  const forced = await runCli(['serve', 'install', '--force', '--no-start'], env);
+  t.is(forced.code, 0, forced.stderr);
+  t.regex(fs.readFileSync(unitOf(home), 'utf8'), /Generated by `rampart serve install`/);
+  t.regex(forced.stdout, /start it with:\n {2}systemctl --user daemon-reload/);
+});
+
+test('serve install rejects a bad port and a missing policy file, writing nothing', async (t) => {
+  const home = tempDir();
+  const badPort = await runCli(['serve', 'install', '--port', '70000'], { HOME: home });
+  t.is(badPort.code, 1);
+  t.regex(badPort.stdout + badPort.stderr, /--port/);
+  const missing = await runCli(['serve', 'install', '--config', path.join(home, 'nope.yaml')], { HOME: home });
+  t.is(missing.code, 1);
+  t.regex(missing.stdout + missing.stderr, /--config .*nope\.yaml: not a readable file/);
+  t.false(fs.existsSync(unitOf(home)));
+});
+
+test('the unit file command really serves on its port', async (t) => {
+  const home = tempDir();
+  const port = await freePort();
+  const { bin } = fakeSystemctl(false);
+  const installed = await runCli(['serve', 'install', '--port', String(port)], { HOME: home, PATH: `${bin}:${process.env.PATH}` });
+  t.is(installed.code, 0, installed.stderr);
+  const [command, ...args] = execStartWords(fs.readFileSync(unitOf(home), 'utf8'));
+  const server = spawn(command!, args, { env: { ...process.env, HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  server.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  t.teardown(() => server.kill('SIGKILL'));
+  let health: Record<string, unknown> | undefined;
+  for (let attempt = 0; attempt < 100 && health === undefined && server.exitCode === null; attempt++) {
+    try {
+      const reply = await fetch(`http://127.0.0.1:${port}/healthz`);
+      health = (await reply.json()) as Record<string, unknown>;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  t.is(health?.service, 'rampart', `server did not answer on ${port}: ${stderr}`);
+  t.is(health?.mode, 'enforce');
+});
+
+test('systemdQuote escapes what systemd would expand', (t) => {
+  t.is(systemdQuote('/a b/c'), '"/a b/c"');
+  t.is(systemdQuote('100%'), '"100%%"');
+  t.is(systemdQuote('$HOME'), '"$$HOME"');
+  t.is(systemdQuote('say "hi" \\'), '"say \\"hi\\" \\\\"');
+  t.throws(() => systemdQuote('a\nb'), { message: /line break/ });
+  const unit = systemdUnit({ node: '/n', cli: '/c%d/cli.js', port: 1, mode: 'enforce' });
+  t.deepEqual(execStartWords(unit), ['/n', '/c%d/cli.js', 'serve', '--port', '1', '--mode', 'enforce']);
+});
+
+test('launchdPlist: a LaunchAgent running rampart serve with escaped arguments and a log file', (t) => {
+  const plist = launchdPlist(
+    { node: '/opt/node & co/bin/node', cli: '/x/<cli>.js', port: 9090, mode: 'enforce', config: '/p/"q".yaml' },
+    '/Users/u/.rampart/serve.log',
+  );
+  t.regex(plist, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE plist /);
+  t.regex(plist, /<key>Label<\/key>\n {2}<string>dev\.rampart\.serve<\/string>/);
+  const args = [...plist.split('<key>ProgramArguments</key>')[1]!.split('</array>')[0]!.matchAll(/<string>(.*)<\/string>/g)].map(
+    (m) => m[1],
+  );
+  t.deepEqual(args, [
+    '/opt/node &amp; co/bin/node',
+    '/x/&lt;cli&gt;.js',
+    'serve',
+    '--port',
+    '9090',
+    '--mode',
+    'enforce',
+    '--config',
+    '/p/&quot;q&quot;.yaml',
+  ]);
+  t.regex(plist, /<key>RunAtLoad<\/key>\n {2}<true\/>/);
+  t.regex(plist, /<key>StandardErrorPath<\/key>\n {2}<string>\/Users\/u\/\.rampart\/serve\.log<\/string>/);
+  // Well-formed: every opened element is closed.
+  const opened = (plist.match(/<(dict|array|plist)[ >]/g) ?? []).length;
+  const closed = (plist.match(/<\/(dict|array|plist)>/g) ?? []).length;
+  t.is(opened, closed);
+});
