@@ -1,0 +1,154 @@
+//! Every libc entry point that starts a program, called from a real C program (tests/c/probe.c)
+//! with librampart.so preloaded: an allowed command runs, a denied one does not run (its marker
+//! file is never created), the call fails with EPERM, and stderr gets exactly one denial line.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// The probe arguments that make `how` run `touch <marker>`.
+fn touch_args(how: &str, marker: &Path) -> Vec<String> {
+    let marker = marker.to_str().unwrap().to_string();
+    match how {
+        "system" | "popen" => vec![how.into(), format!("/usr/bin/touch '{marker}'")],
+        // The PATH-searching calls get a bare name, as callers usually pass one.
+        "execvp" | "execlp" | "posix_spawnp" => vec![how.into(), "touch".into(), "touch".into(), marker],
+        _ => vec![how.into(), "/usr/bin/touch".into(), "touch".into(), marker],
+    }
+}
+
+fn allowed_runs(how: &str) {
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new(how);
+    let marker = allow_marker(&dir, how);
+    let outcome = Run::preloaded(probe(), &server.url()).args(touch_args(how, &marker)).run();
+    assert_eq!(outcome.code, 0, "{how} of an allowed command failed\n{}", outcome.describe());
+    assert_allowed(&outcome, &marker, &server);
+    assert!(outcome.stderr.is_empty(), "the library printed on an allowed {how}\n{}", outcome.describe());
+}
+
+fn denied_does_not_run(how: &str) {
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new(how);
+    let marker = deny_marker(&dir, how);
+    let outcome = Run::preloaded(probe(), &server.url()).args(touch_args(how, &marker)).run();
+    assert_eq!(outcome.code, 42, "{how} of a denied command did not fail with EPERM\n{}", outcome.describe());
+    assert!(
+        outcome.stdout().contains(&format!("{how}: failed errno=EPERM")),
+        "{how} did not report EPERM\n{}",
+        outcome.describe()
+    );
+    assert_denied(&outcome, &marker, &server);
+}
+
+macro_rules! entry_point_tests {
+    ($($how:ident),* $(,)?) => {
+        mod allowed {
+            $( #[test] fn $how() { super::allowed_runs(stringify!($how)); } )*
+        }
+        mod denied {
+            $( #[test] fn $how() { super::denied_does_not_run(stringify!($how)); } )*
+        }
+    };
+}
+
+entry_point_tests!(
+    execve,
+    execv,
+    execvp,
+    execvpe,
+    execl,
+    execle,
+    execlp,
+    fexecve,
+    execveat,
+    posix_spawn,
+    posix_spawnp,
+    system,
+    popen,
+    vfork_execve,
+);
+
+#[test]
+fn allowed_programs_output_reaches_the_caller() {
+    let server = StubServer::start(Behavior::policy());
+    for (how, args) in [
+        ("execve", vec!["/usr/bin/echo", "echo", "hello from execve"]),
+        ("posix_spawn", vec!["/usr/bin/echo", "echo", "hello from posix_spawn"]),
+        ("system", vec!["echo 'hello from system'"]),
+        ("popen", vec!["echo 'hello from popen'; echo second line"]),
+    ] {
+        let outcome = Run::preloaded(probe(), &server.url()).arg(how).args(&args).run();
+        assert_eq!(outcome.code, 0, "{how}\n{}", outcome.describe());
+        let expected = if how == "popen" {
+            "hello from popen\nsecond line\n".to_string()
+        } else {
+            format!("hello from {how}\n")
+        };
+        assert_eq!(outcome.stdout(), expected, "{how}\n{}", outcome.describe());
+        assert!(outcome.stderr.is_empty(), "{how}\n{}", outcome.describe());
+    }
+    assert!(
+        asked_about(&server, "hello from") >= 4,
+        "every call must have been checked; the server saw {:?}",
+        commands(&server)
+    );
+}
+
+#[test]
+fn system_reports_the_shells_exit_status() {
+    // An allowed command's own failure must come back unchanged, not as a denial.
+    let server = StubServer::start(Behavior::policy());
+    let outcome = Run::preloaded(probe(), &server.url()).args(["system", "exit 7"]).run();
+    assert_eq!(outcome.code, 7, "{}", outcome.describe());
+    assert!(outcome.blocked_lines().is_empty(), "{}", outcome.describe());
+}
+
+#[test]
+fn a_missing_program_still_fails_with_enoent() {
+    // The library must not turn "no such file" into an allow or a denial.
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("enoent");
+    let missing = dir.join("no-such-program");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(["execve", missing.to_str().unwrap(), "no-such-program"])
+        .run();
+    assert_eq!(outcome.code, 43, "{}", outcome.describe());
+    assert!(outcome.stdout().contains("execve: failed errno=ENOENT"), "{}", outcome.describe());
+    assert!(outcome.blocked_lines().is_empty(), "{}", outcome.describe());
+}
+
+const FORK_ROUNDS: &str = "40";
+
+#[test]
+fn fork_then_execve_from_a_busy_multithreaded_process_is_allowed() {
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("fork-allowed");
+    let marker = allow_marker(&dir, "fork-threads");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(["fork_threads", FORK_ROUNDS, "/usr/bin/touch", "touch", marker.to_str().unwrap()])
+        .run();
+    assert_eq!(outcome.code, 0, "{}", outcome.describe());
+    assert!(outcome.stdout().contains(&format!("ok={FORK_ROUNDS} ")), "{}", outcome.describe());
+    assert_allowed(&outcome, &marker, &server);
+    let asked = asked_about(&server, "allowed-fork-threads");
+    assert_eq!(asked, 40, "every forked child's exec must be checked");
+}
+
+#[test]
+fn fork_then_execve_from_a_busy_multithreaded_process_is_denied() {
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("fork-denied");
+    let marker = deny_marker(&dir, "fork-threads");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(["fork_threads", FORK_ROUNDS, "/usr/bin/touch", "touch", marker.to_str().unwrap()])
+        .run();
+    assert_eq!(outcome.code, 42, "{}", outcome.describe());
+    assert!(outcome.stdout().contains(&format!("eperm={FORK_ROUNDS} ")), "{}", outcome.describe());
+    assert!(!marker.exists(), "a denied command ran\n{}", outcome.describe());
+    // One denial line per child, each exactly the stub's.
+    let lines = outcome.blocked_lines();
+    assert_eq!(lines.len(), 40, "{}", outcome.describe());
+    assert!(lines.iter().all(|line| *line == blocked_line()), "{}", outcome.describe());
+}
