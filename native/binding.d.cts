@@ -94,7 +94,7 @@ export interface LibraryReport {
 /** The search path, in the order the library is looked for, without duplicates. */
 export declare function librarySearchPath(inputs: SearchInputs): Array<Candidate>
 
-/** Looks for the library along the search path. */
+/** Looks for the library along the search path, skipping `inputs.exclude`. */
 export declare function locateLibrary(inputs: SearchInputs): LocateResult
 
 /** The result of looking for the library. */
@@ -115,6 +115,8 @@ export interface SearchInputs {
   platformPackageDir?: string
   /** Root of the rampart package (a source checkout has `target/release` under it). */
   packageRoot?: string
+  /** Paths never chosen by `locateLibrary` (still listed as searched), e.g. an install target. */
+  exclude?: Array<string>
 }
 
 /** A `#!` line: the interpreter and its one optional argument. */

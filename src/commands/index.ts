@@ -5,6 +5,9 @@ import { ServeInstallCommand } from './serve/install.ts';
 import { ServeUninstallCommand } from './serve/uninstall.ts';
 import { DoctorCommand } from './doctor.ts';
 import { PreloadCommand } from './preload.ts';
+import { LibPathCommand } from './lib/path.ts';
+import { LibVerifyCommand } from './lib/verify.ts';
+import { LibInstallCommand } from './lib/install.ts';
 
 export const commands: CommandClass[] = [
   SetupCommand,
@@ -12,4 +15,7 @@ export const commands: CommandClass[] = [
   ServeUninstallCommand,
   PreloadCommand,
   DoctorCommand,
+  LibPathCommand,
+  LibVerifyCommand,
+  LibInstallCommand,
 ];

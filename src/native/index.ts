@@ -23,13 +23,13 @@ export interface SearchOptions {
   home?: string;
   /** Path of the running `rampart` binary (default: process.argv[1]). */
   binary?: string;
+  /** Paths locateLibrary never picks (they are still listed as searched). */
+  exclude?: string[];
 }
 
 export interface LocateResult {
-  /** The first candidate that exists. */
-  found?: string;
-  /** Where `found` came from. */
-  origin?: LibraryOrigin;
+  /** The first candidate that exists (its path and where it came from). */
+  found?: LibraryCandidate;
   /** Every candidate, in search order. */
   searched: LibraryCandidate[];
 }
@@ -124,7 +124,7 @@ function native(): NativeBinding {
   } catch (error) {
     loadError = new NativeUnavailableError(
       `rampart's native addon could not be loaded: the platform package ${platformPackage} is not installed ` +
-        `and no locally built native/rampart.${platformTag}.node exists (${firstLine(error)}). ` +
+        `and no locally built native/rampart.${platformTag}.node exists (${loaderReason(error)}). ` +
         `Reinstall rampart with optional dependencies (npm install rampart), or build from source: ` +
         `git clone <the rampart repository> && cd rampart && npm install ` +
         `(it runs napi build for the addon and cargo build --release -p rampart-preload for librampart.so).`,
@@ -140,6 +140,13 @@ function native(): NativeBinding {
   }
   binding = loaded;
   return binding;
+}
+
+/** The loader's innermost reason (its cause chain ends at the real require error). */
+function loaderReason(error: unknown): string {
+  let innermost = error;
+  while (innermost instanceof Error && innermost.cause instanceof Error) innermost = innermost.cause;
+  return firstLine(innermost);
 }
 
 function firstLine(error: unknown): string {
@@ -183,6 +190,7 @@ function searchInputs(options: SearchOptions): Binding.SearchInputs {
     binaryDirs: binaryDirs(options.binary ?? process.argv[1]),
     platformPackageDir: platformPackageDir(),
     packageRoot,
+    exclude: options.exclude?.map((file) => path.resolve(file)),
   };
 }
 
@@ -215,10 +223,7 @@ export function librarySearchPath(options: SearchOptions = {}): LibraryCandidate
 
 /** The first library along the search path that exists (not yet verified: see verifyLibrary). */
 export function locateLibrary(options: SearchOptions = {}): LocateResult {
-  const result = native().locateLibrary(searchInputs(options));
-  const searched = result.searched as LibraryCandidate[];
-  if (!result.found) return { searched };
-  return { found: result.found.path, origin: result.found.origin as LibraryOrigin, searched };
+  return native().locateLibrary(searchInputs(options)) as LocateResult;
 }
 
 /**

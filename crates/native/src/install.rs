@@ -39,7 +39,8 @@ pub fn install(
     let version_mismatch_only = report.version.is_some()
         && report.problems.len() == 1
         && report.version.as_deref() != Some(expected_version);
-    if !report.ok() && !(force && version_mismatch_only) {
+    let usable = report.ok() || (force && version_mismatch_only);
+    if !usable {
         return Err(format!(
             "{} is not a usable library: {}{}",
             source.display(),

@@ -42,6 +42,8 @@ pub struct SearchInputs {
     pub platform_package_dir: Option<String>,
     /// Root of the rampart package (a source checkout has `target/release` under it).
     pub package_root: Option<String>,
+    /// Paths never chosen by `locateLibrary` (still listed as searched), e.g. an install target.
+    pub exclude: Option<Vec<String>>,
 }
 
 /// One place the library is looked for.
@@ -70,11 +72,20 @@ pub struct LocateResult {
     pub searched: Vec<Candidate>,
 }
 
-/// Looks for the library along the search path.
+/// Looks for the library along the search path, skipping `inputs.exclude`.
 #[napi]
 pub fn locate_library(inputs: SearchInputs) -> LocateResult {
+    let exclude: Vec<PathBuf> = inputs
+        .exclude
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
     let candidates = locate::search_path(&to_search_inputs(inputs));
-    let found = locate::first_existing(&candidates).cloned().map(to_candidate);
+    let found = locate::first_existing(&candidates, &exclude)
+        .cloned()
+        .map(to_candidate);
     LocateResult {
         found,
         searched: candidates.into_iter().map(to_candidate).collect(),

@@ -82,10 +82,11 @@ pub fn search_path(inputs: &SearchInputs) -> Vec<Candidate> {
     candidates
 }
 
-/// The first candidate that is a regular file (following symlinks).
-pub fn first_existing(candidates: &[Candidate]) -> Option<&Candidate> {
+/// The first candidate not in `exclude` that is a regular file (following symlinks).
+pub fn first_existing<'a>(candidates: &'a [Candidate], exclude: &[PathBuf]) -> Option<&'a Candidate> {
     candidates
         .iter()
+        .filter(|c| !exclude.contains(&c.path))
         .find(|c| std::fs::metadata(&c.path).map(|m| m.is_file()).unwrap_or(false))
 }
 
@@ -161,8 +162,10 @@ mod tests {
                 origin: Origin::BesideBinary,
             })
             .collect();
-        let found = first_existing(&candidates).map(|c| c.path.clone());
+        let found = first_existing(&candidates, &[]).map(|c| c.path.clone());
+        let skipping_b = first_existing(&candidates, &[dir.join("b").join(name)]).map(|c| c.path.clone());
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(found, Some(dir.join("b").join(name)));
+        assert_eq!(skipping_b, None);
     }
 }
