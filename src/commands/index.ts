@@ -8,6 +8,8 @@ import { PreloadCommand } from './preload.ts';
 import { LibPathCommand } from './lib/path.ts';
 import { LibVerifyCommand } from './lib/verify.ts';
 import { LibInstallCommand } from './lib/install.ts';
+import { TestCommand } from './test.ts';
+import { BenchCommand } from './bench.ts';
 
 export const commands: CommandClass[] = [
   SetupCommand,
@@ -18,4 +20,6 @@ export const commands: CommandClass[] = [
   LibPathCommand,
   LibVerifyCommand,
   LibInstallCommand,
+  TestCommand,
+  BenchCommand,
 ];

@@ -1,0 +1,59 @@
+import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
+import { loadCorpus, loadPolicyFile, PolicyLoadError, scoreCorpus } from '../policy/index.ts';
+import { hostOs } from '../policy/corpus.ts';
+import { formatCorpusScore } from '../policy/report.ts';
+import { builtinPolicyPath } from '../util/paths.ts';
+
+export class BenchCommand extends Command {
+  static override paths = [['bench']];
+
+  static override usage = Command.Usage({
+    category: 'Policy',
+    description: 'score a policy against an attack corpus',
+    details: `
+      Evaluates every case of the corpus (version "2" \`cases:\`, or a versionless v1 \`entries:\` file) against the policy file (\`--policy\`, default: the built-in policy) and prints the weighted coverage (critical 3, high 2, medium 1) and the cases it misses. A case is covered when the decision equals the expectation; an \`ask\` also covers an expected \`deny\` unless \`--strict\`.
+
+      \`--os\` keeps the cases for that OS plus the OS-independent ones (default: this host; \`all\` keeps every case). With \`--min-coverage N\` the exit code is 1 when the coverage is below N percent.
+    `,
+    examples: [
+      ['Score the built-in policy', 'rampart bench --corpus bench/corpus.yaml'],
+      ['Score a policy, strict, all OSes, fail under 80%', 'rampart bench --corpus corpus.yaml --policy my.yaml --os all --strict --min-coverage 80'],
+    ],
+  });
+
+  corpus = Option.String('--corpus', { required: true, description: 'Attack corpus YAML file' });
+  policy = Option.String('--policy', { description: 'Policy file to score (default: the built-in policy)' });
+  os = Option.String('--os', hostOs(), {
+    description: 'Keep cases for this OS: linux, darwin, windows or all (default: this host)',
+    validator: t.isEnum(['linux', 'darwin', 'windows', 'all']),
+  });
+  strict = Option.Boolean('--strict', false, { description: 'Only exact matches count (an ask no longer covers a deny)' });
+  json = Option.Boolean('--json', false, { description: 'Print the score and every case as JSON' });
+  minCoverage = Option.String('--min-coverage', {
+    description: 'Exit 1 when the weighted coverage (percent) is below this',
+    validator: t.cascade(t.isNumber(), [t.isInInclusiveRange(0, 100)]),
+  });
+
+  async execute(): Promise<number> {
+    const policy = this.policy ?? builtinPolicyPath;
+    let score;
+    let corpusName;
+    try {
+      const corpus = loadCorpus(this.corpus);
+      corpusName = corpus.name || this.corpus;
+      score = scoreCorpus(loadPolicyFile(policy), corpus, { os: this.os, strict: this.strict });
+    } catch (err) {
+      if (!(err instanceof PolicyLoadError)) throw err;
+      this.context.stderr.write(`rampart: ${err.message}\n`);
+      return 2;
+    }
+    if (this.json) this.context.stdout.write(`${JSON.stringify({ corpus: this.corpus, policy, ...score })}\n`);
+    else this.context.stdout.write(formatCorpusScore(score, corpusName, policy));
+    if (this.minCoverage !== undefined && score.coverage < this.minCoverage) {
+      this.context.stderr.write(`rampart: coverage ${score.coverage.toFixed(1)}% is below --min-coverage ${this.minCoverage}%\n`);
+      return 1;
+    }
+    return 0;
+  }
+}
