@@ -10,6 +10,11 @@ import { LibVerifyCommand } from './lib/verify.ts';
 import { LibInstallCommand } from './lib/install.ts';
 import { TestCommand } from './test.ts';
 import { BenchCommand } from './bench.ts';
+import { ServeCommand } from './serve.ts';
+import { ServeStopCommand } from './serve/stop.ts';
+import { ServeStatusCommand } from './serve/status.ts';
+import { AuditVerifyCommand } from './audit/verify.ts';
+import { AuditTailCommand } from './audit/tail.ts';
 
 export const commands: CommandClass[] = [
   SetupCommand,
@@ -22,4 +27,9 @@ export const commands: CommandClass[] = [
   LibInstallCommand,
   TestCommand,
   BenchCommand,
+  ServeCommand,
+  ServeStopCommand,
+  ServeStatusCommand,
+  AuditVerifyCommand,
+  AuditTailCommand,
 ];

@@ -1,0 +1,26 @@
+import { Command, Option } from 'clipanion';
+import { serverStatus } from '../../server/control.ts';
+
+export class ServeStatusCommand extends Command {
+  static override paths = [['serve', 'status']];
+
+  static override usage = Command.Usage({
+    category: 'Server',
+    description: 'show whether rampart serve is running and answering',
+    details: `
+      Reads \`~/.rampart/serve.pid\`, checks that the process is alive and that \`GET /healthz\`
+      answers, and prints pid, URL, mode, version, uptime and audit directory. Exits 0 when the
+      server is running and healthy, 1 otherwise.
+    `,
+    examples: [
+      ['Is the server up?', '$0 serve status'],
+      ['As JSON', '$0 serve status --json'],
+    ],
+  });
+
+  json = Option.Boolean('--json', false, { description: 'Print one JSON object instead of text' });
+
+  override async execute(): Promise<number> {
+    return serverStatus(this.json, this.context);
+  }
+}
