@@ -15,7 +15,7 @@ export function checkLibrary(): LibraryCheck {
     return { ok: false, headline: 'cannot look for librampart.so', details: [(err as Error).message], searched: [] };
   }
   const searched = located.searched.map((candidate) => candidate.path);
-  const found = located.found;
+  const found = located.found?.path;
   if (!found) return { ok: false, headline: 'librampart.so not found', details: [], searched };
   let report;
   try {
@@ -26,7 +26,7 @@ export function checkLibrary(): LibraryCheck {
   if (!report.ok) {
     return { ok: false, headline: `${found} is not a usable librampart.so`, details: report.problems, searched };
   }
-  return { ok: true, path: found, version: report.version ?? VERSION, origin: located.origin ?? 'unknown' };
+  return { ok: true, path: found, version: report.version ?? VERSION, origin: located.found?.origin ?? 'unknown' };
 }
 
 /** The product page's troubleshooting advice, with what we actually looked at. */

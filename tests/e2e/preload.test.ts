@@ -1,0 +1,329 @@
+// `rampart preload` end to end, as a user runs it: the built CLI, the built librampart.so in a
+// temporary HOME, a real `rampart serve` on loopback, real children. product.md, "The CLI".
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { cliPath, freePort, repoRoot, run, runCli, tempDir } from '../helpers.ts';
+import { decoyRm, homeWithLibrary, pathWith, startServer, type Home, type Server } from './preload-fixtures.ts';
+
+let home: Home;
+let server: Server;
+
+test.before(async () => {
+  home = homeWithLibrary();
+  server = await startServer(home);
+});
+test.after.always(async () => {
+  await server?.stop();
+});
+
+const preload = (args: string[], env: NodeJS.ProcessEnv = {}, options: { cwd?: string; timeoutMs?: number } = {}) =>
+  runCli(['preload', '--port', String(server.port), ...args], { ...home.env, ...env }, options);
+
+const BLOCKED = /^rampart: blocked — .+$/m;
+
+test('an allowed command runs with its output and exit code 0', async (t) => {
+  const result = await preload(['--', 'echo', 'hello', 'world']);
+  t.is(result.stdout, 'hello world\n');
+  t.is(result.stderr, '');
+  t.is(result.code, 0);
+});
+
+test("exit codes: the command's own exit code comes back", async (t) => {
+  const result = await preload(['--', 'sh', '-c', 'exit 3']);
+  t.is(result.code, 3, result.stderr);
+});
+
+test('exit codes: a command killed by signal N gives 128+N', async (t) => {
+  const result = await preload(['--', 'sh', '-c', 'kill -9 $$']);
+  t.is(result.code, 128 + 9, result.stderr);
+});
+
+test('exit codes: a command that does not exist gives 127 like a shell', async (t) => {
+  const result = await preload(['--', 'no-such-command-rampart-e2e']);
+  t.is(result.code, 127);
+  t.is(result.stderr, 'rampart: no-such-command-rampart-e2e: command not found\n');
+});
+
+test('the top-level command itself is checked: blocked → one blocked line and exit 126', async (t) => {
+  const decoy = decoyRm();
+  const result = await preload(['--', 'rm', '-rf', '/'], { PATH: pathWith(decoy.binDir) });
+  t.regex(result.stderr, BLOCKED);
+  t.is(result.stderr.trim().split('\n').length, 1, result.stderr);
+  t.is(result.code, 126);
+  t.false(decoy.ran(), 'the denied command must not run');
+});
+
+test('a denied command inside the agent fails with EPERM and one blocked line (os.system)', async (t) => {
+  const decoy = decoyRm();
+  const result = await preload(['--', 'python3', '-c', "import os, sys; sys.exit(os.waitstatus_to_exitcode(os.system('rm -rf /')) == 0)"], {
+    PATH: pathWith(decoy.binDir),
+  });
+  t.regex(result.stderr, BLOCKED);
+  t.false(decoy.ran(), 'rm must not have run');
+  t.is(result.code, 0, `os.system must report failure: ${result.stderr}`);
+});
+
+test('Python sees OSError [Errno 1] Operation not permitted for subprocess.run of a denied command', async (t) => {
+  const decoy = decoyRm();
+  const script = [
+    'import subprocess',
+    'try:',
+    "    subprocess.run(['rm', '-rf', '/'])",
+    "    print('ran')",
+    'except OSError as e:',
+    "    print(f'{type(e).__name__} errno={e.errno} {e.strerror}')",
+  ].join('\n');
+  const result = await preload(['--', 'python3', '-c', script], { PATH: pathWith(decoy.binDir) });
+  t.is(result.stdout, 'PermissionError errno=1 Operation not permitted\n', result.stderr);
+  t.regex(result.stderr, BLOCKED);
+  t.false(decoy.ran());
+  t.is(result.code, 0);
+});
+
+test('cascade: a denied command two levels down (node → sh → rm) is blocked', async (t) => {
+  const decoy = decoyRm();
+  const script = "const r = require('child_process').spawnSync('sh', ['-c', 'rm -rf / ; echo sh-went-on'], {encoding: 'utf8'}); process.stdout.write(r.stdout)";
+  const result = await preload(['--', process.execPath, '-e', script], { PATH: pathWith(decoy.binDir) });
+  t.false(decoy.ran());
+  t.regex(result.stderr, BLOCKED);
+  t.is(result.stdout, 'sh-went-on\n');
+});
+
+test('examples/agent.js: the everyday command runs, the destructive one is blocked with EPERM', async (t) => {
+  const result = await preload(['--', 'node', path.join(repoRoot, 'examples', 'agent.js')]);
+  t.regex(result.stdout, /allowed: hello from the agent/);
+  t.regex(result.stdout, /`rm -rf \/`.*\n {2}blocked: EPERM/);
+  t.notRegex(result.stdout, /decoy rm ran/);
+  t.regex(result.stderr, BLOCKED);
+  t.is(result.code, 0);
+});
+
+test('examples/agent.py: the everyday command runs, the destructive one raises PermissionError', async (t) => {
+  const result = await preload(['--', 'python3', path.join(repoRoot, 'examples', 'agent.py')]);
+  t.regex(result.stdout, /allowed: hello from the agent/);
+  t.regex(result.stdout, /blocked: PermissionError: \[Errno 1\] Operation not permitted/);
+  t.notRegex(result.stdout, /decoy rm ran/);
+  t.is(result.code, 0);
+});
+
+test('the child environment: library first in LD_PRELOAD (no duplicate), RAMPART_* from the flags', async (t) => {
+  const other = '/nonexistent/rampart-e2e-other.so';
+  const libDir = path.join(home.dir, '.rampart', 'lib', 'librampart.so');
+  const result = await preload(
+    ['--agent', 'a1', '--session', 's1', '--mode', 'monitor', '--fail-open=false', '--', 'sh', '-c', 'echo "$LD_PRELOAD|$RAMPART_URL|$RAMPART_MODE|$RAMPART_FAIL_OPEN|$RAMPART_AGENT|$RAMPART_SESSION|$RAMPART_TOKEN"'],
+    { LD_PRELOAD: `${libDir} ${other}` },
+  );
+  t.is(result.stdout, `${libDir}:${other}|${server.url}|monitor|0|a1|s1|${server.token}\n`, result.stderr);
+});
+
+test('defaults: mode enforce, fail-open 1, agent preload, session preload-<pid of the CLI>', async (t) => {
+  const result = await preload(['--', 'sh', '-c', 'echo "$RAMPART_MODE|$RAMPART_FAIL_OPEN|$RAMPART_AGENT|$RAMPART_SESSION"']);
+  t.regex(result.stdout, /^enforce\|1\|preload\|preload-\d+\n$/, result.stderr);
+});
+
+test('RAMPART_URL from the environment is used when --port is not given', async (t) => {
+  const result = await runCli(['preload', '--', 'sh', '-c', 'echo "$RAMPART_URL"'], { ...home.env, RAMPART_URL: server.url });
+  t.is(result.stdout, `${server.url}\n`, result.stderr);
+  t.is(result.code, 0);
+});
+
+test('--debug: the CLI diagnostics first (token source, never the token), then the library lines', async (t) => {
+  const result = await preload(['--debug', '--', 'sh', '-c', 'ls / > /dev/null']);
+  t.is(result.code, 0, result.stderr);
+  const lines = result.stderr.trim().split('\n');
+  const firstLibraryLine = lines.findIndex((line) => line.startsWith('rampart_preload: '));
+  const lastCliLine = lines.map((line) => line.startsWith('rampart: debug: ')).lastIndexOf(true);
+  t.true(firstLibraryLine > lastCliLine && lastCliLine >= 0, result.stderr);
+  for (const key of ['library', 'server', 'token', 'mode', 'fail-open', 'agent', 'session']) {
+    t.true(lines.some((line) => line.startsWith(`rampart: debug: ${key}: `)), `no ${key} line in:\n${result.stderr}`);
+  }
+  t.true(lines.includes('rampart: debug: token: from ~/.rampart/token'), result.stderr);
+  t.regex(result.stderr, /^rampart_preload: intercepted /m);
+  t.false(result.stderr.includes(server.token), 'the token must never be printed');
+});
+
+test('monitor mode: the denial is audited but the command runs', async (t) => {
+  const monitorHome = homeWithLibrary();
+  const auditDir = tempDir('rampart-e2e-audit-');
+  const monitorServer = await startServer(monitorHome, ['--audit-dir', auditDir]);
+  t.teardown(() => monitorServer.stop());
+  const decoy = decoyRm();
+  const result = await runCli(['preload', '--port', String(monitorServer.port), '--mode', 'monitor', '--', 'sh', '-c', 'rm -rf /'], {
+    ...monitorHome.env,
+    PATH: pathWith(decoy.binDir),
+  });
+  t.is(result.code, 0, result.stderr);
+  t.true(decoy.ran(), 'monitor mode never blocks');
+  t.notRegex(result.stderr, BLOCKED);
+  const audit = fs
+    .readdirSync(auditDir)
+    .filter((name) => name.endsWith('.jsonl'))
+    .map((name) => fs.readFileSync(path.join(auditDir, name), 'utf8'))
+    .join('');
+  const events = audit
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { request?: { command?: string }; decision?: { action?: string } });
+  const rm = events.filter((event) => event.request?.command === 'rm -rf /');
+  t.true(rm.length > 0, `no audit event for rm -rf / in:\n${audit}`);
+  t.true(rm.some((event) => event.decision?.action === 'deny'), JSON.stringify(rm));
+});
+
+test('--fail-open=false with no server: everything is blocked (exit 126)', async (t) => {
+  const port = await freePort();
+  const result = await runCli(['preload', '--port', String(port), '--fail-open=false', '--', 'echo', 'should-not-run'], home.env);
+  t.is(result.code, 126);
+  t.is(result.stdout, '');
+  t.regex(result.stderr, BLOCKED);
+});
+
+test('--fail-open false (value as the next word) and --no-fail-open mean the same', async (t) => {
+  const port = await freePort();
+  for (const flags of [['--fail-open', 'false', '--'], ['--no-fail-open', '--']]) {
+    const result = await runCli(['preload', '--port', String(port), ...flags, 'echo', 'should-not-run'], home.env);
+    t.is(result.code, 126, `${flags.join(' ')}: ${result.stderr}`);
+    t.is(result.stdout, '');
+  }
+});
+
+test('fail-open (default) with no server at an explicit port: one warning, the command runs', async (t) => {
+  const port = await freePort();
+  const result = await runCli(['preload', '--port', String(port), '--', 'echo', 'ran'], home.env);
+  t.is(result.stdout, 'ran\n');
+  t.is(result.code, 0);
+  const lines = result.stderr.trim().split('\n');
+  t.is(lines.length, 1, result.stderr);
+  t.regex(lines[0]!, new RegExp(`^rampart: warning: no policy server answers at http://127\\.0\\.0\\.1:${port}`));
+});
+
+test('signals sent to rampart preload reach the command (SIGTERM → the trap runs)', async (t) => {
+  const child = spawn(process.execPath, [cliPath, 'preload', '--port', String(server.port), '--', 'sh', '-c', 'trap "kill $pid; exit 42" TERM; echo ready; sleep 30 & pid=$!; wait $pid'], {
+    env: { ...process.env, ...home.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.is(await exited, 42);
+});
+
+test('a command killed by a forwarded signal: 128+15', async (t) => {
+  const child = spawn(process.execPath, [cliPath, 'preload', '--port', String(server.port), '--', 'sh', '-c', 'echo ready; exec sleep 30'], {
+    env: { ...process.env, ...home.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 200)); // let sh exec sleep
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.is(await exited, 128 + 15);
+});
+
+test('a statically linked target gets a warning naming rampart wrap; refused with --fail-open=false', async (t) => {
+  const dir = tempDir('rampart-e2e-static-');
+  fs.writeFileSync(path.join(dir, 'hello.c'), '#include <stdio.h>\nint main(void){puts("static hello");return 5;}\n');
+  const binary = path.join(dir, 'hello-static');
+  const cc = spawnSync('gcc', ['-static', '-o', binary, path.join(dir, 'hello.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) {
+    t.log(`SKIPPED: gcc -static does not work here: ${cc.error?.message ?? cc.stderr}`);
+    t.pass();
+    return;
+  }
+  const warned = await preload(['--', binary]);
+  t.is(warned.stdout, 'static hello\n');
+  t.is(warned.code, 5);
+  t.is(
+    warned.stderr,
+    `rampart: warning: ${binary} is statically linked; LD_PRELOAD cannot protect it — use: rampart wrap -- ${binary}\n`,
+  );
+  const refused = await preload(['--fail-open=false', '--', binary]);
+  t.is(refused.code, 126);
+  t.is(refused.stdout, '');
+  t.regex(refused.stderr, /refusing to run .*statically linked.*rampart wrap/);
+});
+
+test('bad flags: a bad mode, port or fail-open value, or no command, is a usage error (exit 1)', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--mode', 'bogus', '--', 'true'], /Invalid value for --mode/],
+    [['--port', '70000', '--', 'true'], /Invalid value for --port/],
+    [['--port', 'abc', '--', 'true'], /Invalid value for --port/],
+    [['--fail-open=maybe', '--', 'true'], /Invalid value for --fail-open: expected true or false/],
+    [[], /Not enough positional arguments/],
+    [['--'], /Not enough positional arguments|Missing the command/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runCli(['preload', ...args], home.env);
+    t.is(result.code, 1, args.join(' '));
+    t.regex(result.stdout + result.stderr, message, args.join(' '));
+  }
+});
+
+test('a bad RAMPART_URL is a usage error saying what is wrong', async (t) => {
+  const result = await runCli(['preload', '--', 'true'], { ...home.env, RAMPART_URL: 'ftp://127.0.0.1:9090' });
+  t.is(result.code, 1);
+  t.regex(result.stdout + result.stderr, /RAMPART_URL must start with http:\/\/ or https:\/\//);
+});
+
+test('a missing library: what was searched and how to install it, exit 1 (nothing runs)', async (t) => {
+  if (fs.existsSync('/usr/local/lib/librampart.so')) {
+    t.log('SKIPPED: /usr/local/lib/librampart.so exists on this machine');
+    t.pass();
+    return;
+  }
+  // An installed copy of the package with no library anywhere (no target/release beside it).
+  const pkg = tempDir('rampart-e2e-pkg-');
+  for (const entry of ['dist', 'native', 'package.json']) fs.cpSync(path.join(repoRoot, entry), path.join(pkg, entry), { recursive: true });
+  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(pkg, 'node_modules'));
+  const emptyHome = tempDir('rampart-e2e-nolib-');
+  const marker = path.join(emptyHome, 'ran');
+  const result = await run(process.execPath, [path.join(pkg, 'dist', 'cli.js'), 'preload', '--', 'touch', marker], {
+    env: { ...process.env, HOME: emptyHome },
+  });
+  t.is(result.code, 1);
+  t.false(fs.existsSync(marker));
+  t.regex(result.stderr, /^rampart: librampart.so not found$/m);
+  t.true(result.stderr.includes(path.join(emptyHome, '.rampart', 'lib', 'librampart.so')), result.stderr);
+  t.regex(result.stderr, /rampart lib install/);
+  t.regex(result.stderr, /cargo build --release -p rampart-preload/);
+});
+
+test('autostart: with nothing on 127.0.0.1:9090, a policy server is started (one line) and protects', async (t) => {
+  const busy = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(9090, '127.0.0.1');
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+  if (busy) {
+    t.log('SKIPPED: something already listens on 127.0.0.1:9090');
+    t.pass();
+    return;
+  }
+  const autoHome = homeWithLibrary();
+  t.teardown(async () => {
+    const pidFile = path.join(autoHome.dir, '.rampart', 'serve.pid');
+    if (fs.existsSync(pidFile)) {
+      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
+  const decoy = decoyRm();
+  const result = await runCli(['preload', '--', 'sh', '-c', 'rm -rf / ; echo after'], { ...autoHome.env, PATH: pathWith(decoy.binDir) });
+  const lines = result.stderr.trim().split('\n');
+  t.regex(lines[0]!, /^rampart: started policy server on http:\/\/127\.0\.0\.1:9090 \(built-in policy\).*rampart serve stop$/, result.stderr);
+  t.true(fs.existsSync(path.join(autoHome.dir, '.rampart', 'token')), 'the server generated the token in the temp HOME');
+  // Blocked either at the top level (sh -c '...rm -rf /...') or by the library inside sh.
+  t.regex(result.stderr, BLOCKED);
+  t.false(decoy.ran());
+  const again = await runCli(['preload', '--', 'echo', 'second run'], autoHome.env);
+  t.is(again.stderr, '', 'the second run finds the server already running');
+  t.is(again.stdout, 'second run\n');
+});
