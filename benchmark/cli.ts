@@ -1,0 +1,71 @@
+// CLI start-up cost: how long `rampart preload` adds before the command starts, with a policy
+// server already running (target: ≤ 150 ms, product.md "The CLI"). Prints medians of runs taken
+// side by side (round-robin, so machine noise hits every variant alike). Run after npm run build.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(repoRoot, 'dist', 'cli.js');
+const runs = Number(process.env.RUNS ?? 30);
+
+function timeOnce(argv: string[], env: NodeJS.ProcessEnv): number {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+  if (result.status !== 0) throw new Error(`${argv.join(' ')} exited ${result.status}: ${result.stderr}`);
+  return elapsed;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function main() {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rampart-bench-cli-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  delete env.RAMPART_URL;
+  delete env.RAMPART_TOKEN;
+  const server = spawn(process.execPath, [cli, 'serve', '--port', String(port)], { env, stdio: 'ignore' });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+      } catch {
+        // not yet
+      }
+      if (i > 300) throw new Error('rampart serve did not start');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const variants: Record<string, string[]> = {
+      '/bin/true': ['/bin/true'],
+      'node -e 0': [process.execPath, '-e', '0'],
+      'rampart --version': [process.execPath, cli, '--version'],
+      'rampart preload -- /bin/true': [process.execPath, cli, 'preload', '--port', String(port), '--', '/bin/true'],
+    };
+    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+    for (const argv of Object.values(variants)) timeOnce(argv, env); // warm the page cache
+    for (let i = 0; i < runs; i++) {
+      for (const [name, argv] of Object.entries(variants)) samples[name]!.push(timeOnce(argv, env));
+    }
+    const m = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+    console.log(`CLI start-up, median of ${runs} runs each (ms), server already running:`);
+    for (const [name, value] of Object.entries(m)) console.log(`  ${name.padEnd(30)} ${value!.toFixed(1)}`);
+    const added = m['rampart preload -- /bin/true']! - m['/bin/true']!;
+    const overNode = m['rampart preload -- /bin/true']! - m['node -e 0']!;
+    console.log(`  time rampart preload adds before /bin/true:  ${added.toFixed(1)} ms (target ≤ 150 ms)`);
+    console.log(`    of which node itself (node -e 0):         ${m['node -e 0']!.toFixed(1)} ms`);
+    console.log(`    rampart's own work beyond bare node:      ${overNode.toFixed(1)} ms`);
+    console.log(`  ratio preload / bare node:                  ${(m['rampart preload -- /bin/true']! / m['node -e 0']!).toFixed(2)}x`);
+  } finally {
+    server.kill('SIGTERM');
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+await main();
