@@ -1,0 +1,208 @@
+// One `rampart wrap` run: a policy server (in-process, or the running one given by --port), a
+// private 0700 directory holding the token file and the shell shims, the agent started with
+// $SHELL and PATH's bash/sh pointing at the shims, and a summary line when it ends.
+//
+// Coverage decision: when librampart.so is available, the agent's environment also carries
+// LD_PRELOAD and the RAMPART_* snapshot. The static agent itself ignores it, but every dynamic
+// program it starts (the real shell behind the shim included) loads the library, so what those
+// programs run is checked too — upstream's wrap only ever saw the `-c` string. The cost: the
+// shim's own `exec` of the real shell is asked about a second time, by the library.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runChild } from '../preload/child.ts';
+import { preloadValue } from '../preload/environment.ts';
+import { checkLibrary } from '../preload/library.ts';
+import { checkHealth } from '../preload/server.ts';
+import { startServer, type RunningServer } from '../server/server.ts';
+import { rampartHome } from '../util/paths.ts';
+import { resolveClientToken } from '../util/token.ts';
+import { renderShim } from './shim.ts';
+
+export interface WrapOptions {
+  mode: 'enforce' | 'monitor';
+  /** Use the `rampart serve` already listening on 127.0.0.1:<port> instead of starting one. */
+  port?: number;
+  token?: string;
+  config?: string;
+  auditDir?: string;
+  command: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  stderr: NodeJS.WritableStream;
+}
+
+/** A problem that stops wrap before the command runs; the message is for the user. */
+export class WrapError extends Error {}
+
+const SHIM_TIMEOUT_SECONDS = 5;
+
+/** The first executable `name` on PATH (absolute), skipping `exclude`. */
+export function which(name: string, envPath: string | undefined, exclude?: string): string | undefined {
+  for (const dir of (envPath ?? '').split(path.delimiter)) {
+    if (!path.isAbsolute(dir) || dir === exclude) continue;
+    const candidate = path.join(dir, name);
+    try {
+      if (!fs.statSync(candidate).isFile()) continue;
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function isShim(file: string): boolean {
+  try {
+    return fs.readFileSync(file, 'latin1').slice(0, 200).includes('rampart-shim:');
+  } catch {
+    return false;
+  }
+}
+
+interface PolicyServer {
+  url: string;
+  port: number;
+  token: string | undefined;
+  close(): Promise<void>;
+}
+
+async function connectServer(options: WrapOptions, session: string): Promise<PolicyServer> {
+  if (options.port !== undefined) {
+    const url = `http://127.0.0.1:${options.port}`;
+    const health = await checkHealth(new URL(url));
+    if (health.state !== 'ok') {
+      const why = health.state === 'unreachable' ? health.reason : health.reason;
+      throw new WrapError(`no rampart server at ${url} (${why}); start one with: rampart serve --port ${options.port}`);
+    }
+    const token = resolveClientToken(options.token)?.token;
+    return { url, port: options.port, token, close: async () => {} };
+  }
+  const token = options.token?.trim() || crypto.randomBytes(32).toString('hex');
+  const auditDir = path.resolve(options.auditDir ?? path.join(rampartHome(), 'audit', session));
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      addr: '127.0.0.1',
+      port: 0,
+      mode: options.mode,
+      token,
+      policy: { configFile: options.config !== undefined ? path.resolve(options.config) : undefined },
+      auditDir,
+      log: (line) => options.stderr.write(`rampart wrap: ${line}\n`),
+    });
+  } catch (error) {
+    throw new WrapError(`cannot start the policy server: ${(error as Error).message}`);
+  }
+  return { url: server.url, port: server.port, token, close: () => server.close() };
+}
+
+interface ShimDir {
+  dir: string;
+  binDir: string;
+  shell: string;
+  decisions: string;
+}
+
+/** Writes the token file and one shim per shell into a fresh 0700 directory. */
+function writeShims(options: WrapOptions, server: PolicyServer, session: string): ShimDir {
+  const bash = which('bash', options.env.PATH);
+  if (!bash) throw new WrapError('rampart wrap needs bash on PATH (the shim talks to the server through /dev/tcp)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rampart-wrap-'));
+  fs.chmodSync(dir, 0o700);
+  const binDir = path.join(dir, 'bin');
+  fs.mkdirSync(binDir, { mode: 0o700 });
+  const tokenFile = path.join(dir, 'token');
+  fs.writeFileSync(tokenFile, server.token ?? '', { mode: 0o600 });
+  const decisions = path.join(dir, 'decisions');
+  fs.writeFileSync(decisions, '', { mode: 0o600 });
+
+  const userShell = options.env.SHELL;
+  const realShell =
+    userShell && path.isAbsolute(userShell) && which(path.basename(userShell), path.dirname(userShell)) && !isShim(userShell)
+      ? userShell
+      : '/bin/sh';
+  const shells = new Map<string, string>([[path.basename(realShell), realShell]]);
+  for (const name of ['bash', 'sh']) {
+    const found = shells.get(name) ?? which(name, options.env.PATH);
+    if (found && !isShim(found)) shells.set(name, found);
+  }
+  for (const [name, real] of shells) {
+    const shim = renderShim({
+      bash,
+      realShell: real,
+      port: server.port,
+      tokenFile,
+      mode: options.mode,
+      agent: 'wrap',
+      session,
+      decisionsFile: decisions,
+      timeoutSeconds: SHIM_TIMEOUT_SECONDS,
+    });
+    fs.writeFileSync(path.join(binDir, name), shim, { mode: 0o700 });
+  }
+  return { dir, binDir, shell: path.join(binDir, path.basename(realShell)), decisions };
+}
+
+function agentEnvironment(options: WrapOptions, server: PolicyServer, shims: ShimDir, session: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...options.env };
+  delete env.RAMPART_TOKEN;
+  env.SHELL = shims.shell;
+  if (env.CLAUDE_CODE_SHELL !== undefined) env.CLAUDE_CODE_SHELL = shims.shell;
+  env.PATH = env.PATH ? `${shims.binDir}${path.delimiter}${env.PATH}` : shims.binDir;
+  const library = checkLibrary();
+  if (library.ok) {
+    env.LD_PRELOAD = preloadValue(library.path, env.LD_PRELOAD);
+    env.RAMPART_URL = server.url;
+    if (server.token) env.RAMPART_TOKEN = server.token;
+    env.RAMPART_MODE = options.mode;
+    env.RAMPART_FAIL_OPEN = options.mode === 'enforce' ? '0' : '1';
+    env.RAMPART_AGENT = 'wrap';
+    env.RAMPART_SESSION = session;
+  } else {
+    options.stderr.write(
+      `rampart wrap: no preload (${library.headline}); only \`$SHELL -c\` / \`bash -c\` / \`sh -c\` commands are checked ` +
+        '(with the library, what those shells start is checked too: rampart lib install)\n',
+    );
+  }
+  return env;
+}
+
+/** Counts the shims' decisions: a = allowed, b = blocked by policy, u = no answer. */
+export function summary(decisionsFile: string, mode: WrapOptions['mode']): string {
+  let text = '';
+  try {
+    text = fs.readFileSync(decisionsFile, 'latin1');
+  } catch {
+    // nothing was checked
+  }
+  const count = (c: string) => text.split(c).length - 1;
+  const checked = count('a') + count('b') + count('u');
+  if (mode === 'monitor') {
+    return `rampart: ${checked} commands checked, 0 blocked (monitor mode; ${count('b')} denied by policy)`;
+  }
+  return `rampart: ${checked} commands checked, ${count('b') + count('u')} blocked`;
+}
+
+export async function runWrapped(options: WrapOptions): Promise<number> {
+  const session = `wrap-${process.pid}`;
+  const server = await connectServer(options, session);
+  let shims: ShimDir | undefined;
+  try {
+    shims = writeShims(options, server, session);
+    const env = agentEnvironment(options, server, shims, session);
+    const [file, ...rest] = options.command;
+    const outcome = await runChild(file!, [file!, ...rest], env, options.cwd);
+    options.stderr.write(`${summary(shims.decisions, options.mode)}\n`);
+    if (outcome.kind === 'failed') {
+      options.stderr.write(`rampart wrap: cannot run ${file}: ${outcome.message}\n`);
+      return outcome.errno === 'ENOENT' ? 127 : 126;
+    }
+    return outcome.code;
+  } finally {
+    if (shims) fs.rmSync(shims.dir, { recursive: true, force: true });
+    await server.close();
+  }
+}
