@@ -1,0 +1,65 @@
+// Builds small stand-ins for librampart.so with gcc, so verify/install can be tested against
+// real ELF files with exactly the symbols, version and class a case needs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, run } from '../../../tests/helpers.ts';
+
+/** The single list of exported symbols, read the way a maintainer reads it. */
+export const exportsList: string[] = fs
+  .readFileSync(path.join(repoRoot, 'crates', 'preload', 'exports.txt'), 'utf8')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line !== '' && !line.startsWith('#'));
+
+export const VERSION_SYMBOL = 'rampart_preload_version';
+
+export interface FakeLibraryOptions {
+  /** The string stored in rampart_preload_version; null leaves the symbol out. */
+  version?: string | null;
+  /** Hook symbols to leave out. */
+  omit?: string[];
+  /** Build a 32-bit library (gcc -m32). */
+  m32?: boolean;
+  fileName?: string;
+}
+
+/** Compiles a shared object exporting the hooks (as stub functions) and the version symbol. */
+export async function buildFakeLibrary(dir: string, options: FakeLibraryOptions = {}): Promise<string> {
+  const version = options.version === undefined ? '0.1.0' : options.version;
+  const omit = new Set(options.omit ?? []);
+  const lines = exportsList
+    .filter((name) => name !== VERSION_SYMBOL && !omit.has(name))
+    .map((name) => `int ${name}(void) { return 0; }`);
+  if (version !== null) lines.push(`const char ${VERSION_SYMBOL}[] = ${JSON.stringify(version)};`);
+  const base = options.fileName ?? `fake-${Math.random().toString(36).slice(2)}.so`;
+  const source = path.join(dir, `${base}.c`);
+  const output = path.join(dir, base);
+  fs.writeFileSync(source, lines.join('\n') + '\n');
+  // -nostdlib: no crt files needed (also for -m32 without 32-bit libc); -fno-builtin: exec* are
+  // gcc builtins whose prototypes these stubs do not match.
+  const args = ['-shared', '-fPIC', '-nostdlib', '-fno-builtin', '-o', output, source];
+  const result = await run('gcc', options.m32 ? ['-m32', ...args] : args);
+  if (result.code !== 0) throw new Error(`gcc failed: ${result.stderr}`);
+  return output;
+}
+
+/** A copy of `file` whose ELF e_machine says another architecture than this host's. */
+export function withForeignMachine(file: string, dir: string): { path: string; machine: string } {
+  const bytes = fs.readFileSync(file);
+  const host = bytes.readUInt16LE(18);
+  const [code, machine] = host === 62 ? [183, 'aarch64'] : [62, 'x86_64'];
+  bytes.writeUInt16LE(code, 18);
+  const copy = path.join(dir, `foreign-${path.basename(file)}`);
+  fs.writeFileSync(copy, bytes);
+  return { path: copy, machine };
+}
+
+/** A statically linked hello-world (gcc -static), the kind of program LD_PRELOAD cannot reach. */
+export async function buildStaticProgram(dir: string): Promise<string> {
+  const source = path.join(dir, 'static.c');
+  const output = path.join(dir, 'static-prog');
+  fs.writeFileSync(source, 'int main(void) { return 0; }\n');
+  const result = await run('gcc', ['-static', '-o', output, source]);
+  if (result.code !== 0) throw new Error(`gcc -static failed: ${result.stderr}`);
+  return output;
+}

@@ -1,0 +1,283 @@
+// The native addon through its TypeScript API, against real files: gcc-built stand-ins for
+// librampart.so, the real freshly built library, /bin/true, a static program, setuid copies,
+// scripts. Guards product.md "native addon": find the library, check it (ELF class and
+// machine, exported hooks, version), install it atomically, tell static or setuid targets.
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { libraryPath, tempDir } from '../../../tests/helpers.ts';
+import { VERSION } from '../../version.ts';
+import {
+  compareVersions,
+  defaultLibraryDir,
+  expectedExports,
+  inspectExecutable,
+  installLibrary,
+  librarySearchPath,
+  locateLibrary,
+  nativeAvailable,
+  preloadObstacle,
+  verifyLibrary,
+} from '../index.ts';
+import { buildFakeLibrary, buildStaticProgram, exportsList, VERSION_SYMBOL, withForeignMachine } from './fake-library.ts';
+
+const dir = tempDir('rampart-native-');
+const hooks = exportsList.filter((name) => name !== VERSION_SYMBOL);
+
+test('the addon loads and knows the exports.txt list', (t) => {
+  t.true(nativeAvailable());
+  t.deepEqual(expectedExports(), exportsList);
+  t.true(exportsList.includes('execve') && exportsList.includes(VERSION_SYMBOL));
+});
+
+test('verify: a complete library of the right version is ok', async (t) => {
+  const lib = await buildFakeLibrary(dir, { version: VERSION });
+  const report = verifyLibrary(lib);
+  t.deepEqual(report.problems, []);
+  t.true(report.ok);
+  t.is(report.path, lib);
+  t.is(report.version, VERSION);
+  t.is(report.expectedVersion, VERSION);
+  t.is(report.elfClass, 'ELF64');
+  t.is(report.machine, report.hostMachine);
+  t.true(report.sharedObject);
+  t.deepEqual(report.exportedHooks, exportsList);
+  t.deepEqual(report.missingSymbols, []);
+});
+
+test('verify: a version mismatch is a problem naming both versions', async (t) => {
+  const lib = await buildFakeLibrary(dir, { version: '0.0.9' });
+  const report = verifyLibrary(lib, '0.1.0');
+  t.false(report.ok);
+  t.is(report.version, '0.0.9');
+  t.is(report.problems.length, 1);
+  t.regex(report.problems[0]!, /0\.0\.9.*0\.1\.0/);
+});
+
+test('verify: missing hooks and a missing version symbol are listed', async (t) => {
+  const lib = await buildFakeLibrary(dir, { version: null, omit: ['popen', 'execveat'] });
+  const report = verifyLibrary(lib);
+  t.false(report.ok);
+  t.deepEqual(report.missingSymbols, ['execveat', 'popen', VERSION_SYMBOL]);
+  t.is(report.exportedHooks.length, exportsList.length - 3);
+  t.is(report.version, undefined);
+  t.regex(report.problems.join(' '), /does not export execveat, popen, rampart_preload_version/);
+});
+
+test('verify: a library for another machine is refused', async (t) => {
+  const lib = await buildFakeLibrary(dir, { version: VERSION });
+  const foreign = withForeignMachine(lib, dir);
+  const report = verifyLibrary(foreign.path);
+  t.false(report.ok);
+  t.is(report.machine, foreign.machine);
+  t.true(report.problems.includes(`It is built for ${foreign.machine} but this host is ${report.hostMachine}.`));
+});
+
+test('verify: a 32-bit library is refused on this 64-bit host', async (t) => {
+  const lib = await buildFakeLibrary(dir, { version: VERSION, m32: true });
+  const report = verifyLibrary(lib);
+  t.false(report.ok);
+  t.is(report.elfClass, 'ELF32');
+  t.true(report.problems.includes('It is a 32-bit library but this host runs 64-bit programs.'), report.problems.join('\n'));
+});
+
+test('verify: a text file, a missing file and a directory are reported, not thrown', (t) => {
+  const text = path.join(dir, 'not-elf.so');
+  fs.writeFileSync(text, 'hello\n');
+  t.deepEqual(verifyLibrary(text).problems, ['It is not an ELF file (it does not start with \\x7fELF).']);
+  t.deepEqual(verifyLibrary(path.join(dir, 'absent.so')).problems, [
+    'It cannot be read: No such file or directory.',
+  ]);
+  t.deepEqual(verifyLibrary(dir).problems, ['It is not a regular file.']);
+});
+
+test('verify: a truncated library is a damaged ELF file', async (t) => {
+  const lib = await buildFakeLibrary(dir, { version: VERSION });
+  const cut = path.join(dir, 'truncated.so');
+  fs.writeFileSync(cut, fs.readFileSync(lib).subarray(0, 100));
+  const report = verifyLibrary(cut);
+  t.false(report.ok);
+  t.regex(report.problems[0]!, /damaged ELF file/);
+});
+
+test('verify: a static executable is not a shared library and exports no hooks', async (t) => {
+  const program = await buildStaticProgram(dir);
+  const report = verifyLibrary(program);
+  t.false(report.sharedObject);
+  t.deepEqual(report.missingSymbols, exportsList);
+  t.true(report.problems.includes('It is not a shared library (its ELF type is EXEC).'), report.problems.join('\n'));
+});
+
+test('verify: the freshly built librampart.so passes (cargo build --release -p rampart-preload)', (t) => {
+  const report = verifyLibrary(libraryPath);
+  t.deepEqual(report.problems, [], `librampart.so at ${libraryPath}`);
+  t.is(report.version, VERSION);
+  t.deepEqual(report.exportedHooks, exportsList);
+});
+
+test('inspect: /bin/true is a dynamic ELF program with a dynamic loader', (t) => {
+  const info = inspectExecutable('/bin/true');
+  t.true(info.isElf);
+  t.false(info.isStatic);
+  t.regex(info.interpreter ?? '', /ld-linux|ld-musl|ld\.so/);
+  t.false(info.setuid);
+  t.is(preloadObstacle(info), undefined);
+});
+
+test('inspect: a gcc -static program is static and cannot be protected by preloading', async (t) => {
+  const program = await buildStaticProgram(dir);
+  const info = inspectExecutable(program);
+  t.true(info.isElf);
+  t.true(info.isStatic);
+  t.is(info.interpreter, undefined);
+  t.is(preloadObstacle(info), `${program} is statically linked: LD_PRELOAD has no effect on it`);
+});
+
+test('inspect: setuid and setgid copies are reported', (t) => {
+  const setuid = path.join(dir, 'true-setuid');
+  const setgid = path.join(dir, 'true-setgid');
+  fs.copyFileSync('/bin/true', setuid);
+  fs.copyFileSync('/bin/true', setgid);
+  fs.chmodSync(setuid, 0o4755);
+  fs.chmodSync(setgid, 0o2755);
+  const u = inspectExecutable(setuid);
+  const g = inspectExecutable(setgid);
+  t.true(u.setuid);
+  t.false(u.setgid);
+  t.false(g.setuid);
+  t.true(g.setgid);
+  t.regex(preloadObstacle(u) ?? '', /is setuid: the dynamic loader ignores LD_PRELOAD/);
+  t.regex(preloadObstacle(g) ?? '', /is setgid/);
+});
+
+test('inspect: a #! script reports its interpreter, inspected in turn', async (t) => {
+  const script = path.join(dir, 'hello.sh');
+  fs.writeFileSync(script, '#!/bin/sh -e\necho hello\n', { mode: 0o755 });
+  const info = inspectExecutable(script);
+  t.false(info.isElf);
+  t.is(info.shebang?.interpreter, '/bin/sh');
+  t.is(info.shebang?.argument, '-e');
+  t.true(info.shebang?.target?.isElf);
+  t.is(preloadObstacle(info), undefined);
+
+  const program = await buildStaticProgram(dir);
+  const wrapped = path.join(dir, 'via-static.sh');
+  fs.writeFileSync(wrapped, `#!${program}\n`, { mode: 0o755 });
+  t.is(preloadObstacle(inspectExecutable(wrapped)), `${wrapped} runs ${program}, and ${program} is statically linked: LD_PRELOAD has no effect on it`);
+});
+
+test('inspect: looping #! interpreters stop with an error, a missing interpreter is reported', (t) => {
+  const a = path.join(dir, 'loop-a');
+  const b = path.join(dir, 'loop-b');
+  fs.writeFileSync(a, `#!${b}\n`, { mode: 0o755 });
+  fs.writeFileSync(b, `#!${a}\n`, { mode: 0o755 });
+  let info = inspectExecutable(a);
+  let depth = 0;
+  while (info.shebang?.target) {
+    info = info.shebang.target;
+    depth += 1;
+  }
+  t.is(depth, 4);
+  t.regex(info.shebang?.error ?? '', /too many nested #! interpreters/);
+
+  const orphan = path.join(dir, 'orphan');
+  fs.writeFileSync(orphan, '#!/nonexistent/interp\n', { mode: 0o755 });
+  t.is(inspectExecutable(orphan).shebang?.error, '/nonexistent/interp: cannot be read: No such file or directory');
+});
+
+test('inspect: bare names go through PATH; unknown names and directories are clear errors', (t) => {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.copyFileSync('/bin/true', path.join(bin, 'my-tool'));
+  fs.chmodSync(path.join(bin, 'my-tool'), 0o755);
+  t.is(inspectExecutable('my-tool', { path: `/nonexistent:${bin}` }).path, path.join(bin, 'my-tool'));
+  t.throws(() => inspectExecutable('no-such-tool-xyz', { path: bin }), {
+    message: 'no-such-tool-xyz: command not found in PATH',
+  });
+  t.throws(() => inspectExecutable(bin), { message: `${bin}: is not a regular file` });
+});
+
+test('search path: home, /usr/local/lib, beside the binary (real path and parent), package, checkout', (t) => {
+  const home = path.join(dir, 'home-order');
+  const pkg = path.join(dir, 'pkg', 'dist');
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'cli.js'), '');
+  const link = path.join(dir, 'rampart-link');
+  fs.symlinkSync(path.join(pkg, 'cli.js'), link);
+  const searched = librarySearchPath({ home, binary: link });
+  const origins = searched.map((candidate) => candidate.origin);
+  t.deepEqual(searched.slice(0, 4), [
+    { path: path.join(home, '.rampart', 'lib', 'librampart.so'), origin: 'home' },
+    { path: '/usr/local/lib/librampart.so', origin: 'usr-local' },
+    { path: path.join(pkg, 'librampart.so'), origin: 'beside-binary' },
+    { path: path.join(dir, 'pkg', 'librampart.so'), origin: 'beside-binary' },
+  ]);
+  t.is(origins.at(-1), 'source-checkout');
+  t.is(searched.at(-1)!.path, libraryPath);
+});
+
+test('locate: the first existing library wins; excluded paths are skipped', async (t) => {
+  const home = path.join(dir, 'home-locate');
+  const lib = await buildFakeLibrary(dir, { version: VERSION });
+  const installed = path.join(defaultLibraryDir(home), 'librampart.so');
+  fs.mkdirSync(path.dirname(installed), { recursive: true });
+  fs.copyFileSync(lib, installed);
+  t.deepEqual(locateLibrary({ home }).found, { path: installed, origin: 'home' });
+  const next = locateLibrary({ home, exclude: [installed] });
+  t.not(next.found?.path, installed);
+  t.is(next.searched[0]!.path, installed, 'excluded paths are still listed as searched');
+});
+
+test('install: creates the directory, writes 0755 atomically, and is idempotent', async (t) => {
+  const lib = await buildFakeLibrary(dir, { version: VERSION });
+  const target = path.join(dir, 'install-fresh', 'nested', 'lib');
+  const result = installLibrary(lib, target);
+  const installed = path.join(target, 'librampart.so');
+  t.deepEqual(result, { path: installed, version: VERSION, unchanged: false });
+  t.deepEqual(fs.readFileSync(installed), fs.readFileSync(lib));
+  t.is(fs.statSync(installed).mode & 0o7777, 0o755);
+  t.is(fs.statSync(target).mode & 0o777, 0o755);
+  t.deepEqual(fs.readdirSync(target), ['librampart.so'], 'no temporary file is left behind');
+  t.true(verifyLibrary(installed).ok);
+  t.true(installLibrary(lib, target).unchanged);
+});
+
+test('install: a newer installed library is not downgraded without force', async (t) => {
+  const target = path.join(dir, 'install-downgrade');
+  const newer = await buildFakeLibrary(dir, { version: '0.2.0' });
+  const older = await buildFakeLibrary(dir, { version: '0.1.0' });
+  installLibrary(newer, target, { expectedVersion: '0.2.0' });
+  const error = t.throws(() => installLibrary(older, target, { expectedVersion: '0.1.0' }));
+  t.regex(error.message, /is version 0\.2\.0, newer than 0\.1\.0 .*refusing to downgrade it \(use --force/);
+  t.deepEqual(fs.readFileSync(path.join(target, 'librampart.so')), fs.readFileSync(newer));
+  const forced = installLibrary(older, target, { expectedVersion: '0.1.0', force: true });
+  t.is(forced.replacedVersion, '0.2.0');
+  t.deepEqual(fs.readFileSync(path.join(target, 'librampart.so')), fs.readFileSync(older));
+  // Upgrading needs no force.
+  t.is(installLibrary(newer, target, { expectedVersion: '0.2.0' }).replacedVersion, '0.1.0');
+});
+
+test('install: an unusable source is refused before the directory is touched', async (t) => {
+  const target = path.join(dir, 'install-refused');
+  const incomplete = await buildFakeLibrary(dir, { version: VERSION, omit: ['system'] });
+  const error = t.throws(() => installLibrary(incomplete, target, { force: true }));
+  t.regex(error.message, /is not a usable library: It does not export system/);
+  t.false(fs.existsSync(target));
+  t.throws(() => installLibrary(path.join(dir, 'absent.so'), target), {
+    message: /absent\.so is not a usable library: It cannot be read: No such file or directory\./,
+  });
+});
+
+test('install: a source of another version needs --force', async (t) => {
+  const target = path.join(dir, 'install-mismatch');
+  const other = await buildFakeLibrary(dir, { version: '9.9.9' });
+  t.throws(() => installLibrary(other, target), { message: /Its version is 9\.9\.9 but this rampart is .*--force/ });
+  t.is(installLibrary(other, target, { force: true }).version, '9.9.9');
+});
+
+test('versions compare by semver', (t) => {
+  t.is(compareVersions('0.10.0', '0.9.1'), 1);
+  t.is(compareVersions('1.0.0-rc.1', '1.0.0'), -1);
+  t.is(compareVersions('0.1.0', '0.1.0'), 0);
+  t.throws(() => compareVersions('latest', '0.1.0'), { message: /not semantic versions/ });
+});
