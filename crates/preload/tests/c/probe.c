@@ -13,6 +13,7 @@
 //     execve|execv|execvp|execvpe|execl|execle|execlp|fexecve|execveat|posix_spawn|posix_spawnp|
 //     vfork_execve  PATH ARGV0 [ARG...]
 //     system CMD | popen CMD
+//     execve_empty_argv PATH               execve with argv = { NULL }
 //     fork_threads N PATH ARGV0 [ARG...]   N x (fork, child execve) while 4 threads allocate and
 //                                          call posix_spawn("/bin/true") in a loop
 // exit status: the started program's own status when it ran; 42 when the call failed with EPERM;
@@ -206,6 +207,11 @@ int main(int argc, char **argv) {
         int code = wait_child(pid);
         if (code == 42) printf("vfork_execve: failed errno=EPERM\n");
         return code;
+    }
+    if (!strcmp(how, "execve_empty_argv")) {
+        char *empty[] = {NULL};
+        execve(args[0], empty, envp);
+        return fail("execve", errno);
     }
     if (!strcmp(how, "fork_threads")) {
         if (!args[1] || !args[2]) return 2;
