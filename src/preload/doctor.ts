@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveClientToken, type ClientToken } from '../util/token.ts';
 import { childEnvironment } from './environment.ts';
-import { request, parseObject, TransportError } from './http.ts';
+import { request, parseObject, ReplyTooLargeError, TransportError } from './http.ts';
 import { checkLibrary } from './library.ts';
 import { checkHealth, preflight } from './server.ts';
 import type { PreloadSettings, ServerAddress } from './settings.ts';
@@ -159,10 +159,11 @@ async function policyStatus(baseUrl: URL, token: string | undefined): Promise<st
     const reply = await request(new URL('/v1/status', baseUrl), { headers: token ? { authorization: `Bearer ${token}` } : {}, timeoutMs: 2000 });
     const body = reply.status === 200 ? parseObject(reply.body) : undefined;
     if (!body) return undefined;
-    const count = body.policies_loaded ?? body.policy_count ?? (Array.isArray(body.policies) ? body.policies.length : undefined);
-    return typeof count === 'number' ? `${count} policies` : undefined;
+    const policies = body.policies as { loaded?: unknown; rules?: unknown } | undefined;
+    if (typeof policies?.loaded !== 'number') return undefined;
+    return `${policies.loaded} policies${typeof policies.rules === 'number' ? `, ${policies.rules} rules` : ''}`;
   } catch (err) {
-    if (err instanceof TransportError) return undefined;
+    if (err instanceof TransportError || err instanceof ReplyTooLargeError) return undefined;
     throw err;
   }
 }

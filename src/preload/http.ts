@@ -9,8 +9,11 @@ export interface HttpReply {
   body: string;
 }
 
-/** The request never reached a server or never got a full answer (refused, timed out, reset, too big). */
+/** The request never reached a server or never got a full answer (refused, timed out, reset). */
 export class TransportError extends Error {}
+
+/** The server answered with more than we accept: a reply, but not one to trust. */
+export class ReplyTooLargeError extends Error {}
 
 export interface HttpOptions {
   method?: 'GET' | 'POST';
@@ -31,29 +34,32 @@ export async function request(url: URL, options: HttpOptions = {}): Promise<Http
 
   return new Promise((resolve, reject) => {
     const req = transport.request(url, { method, headers, agent: false });
-    const timer = setTimeout(() => {
-      req.destroy(new TransportError(`no answer from ${url.origin} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const fail = (err: Error) => {
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      reject(err instanceof TransportError ? err : new TransportError(describeNetworkError(err, url)));
+      outcome();
     };
+    // Settle first, then tear the socket down: whatever events destroy() emits are ignored.
+    const fail = (err: Error) => {
+      const known = err instanceof TransportError || err instanceof ReplyTooLargeError;
+      settle(() => reject(known ? err : new TransportError(describeNetworkError(err, url))));
+      req.destroy();
+    };
+    const timer = setTimeout(() => fail(new TransportError(`no answer from ${url.origin} within ${timeoutMs} ms`)), timeoutMs);
     req.on('error', fail);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > maxBytes) {
-          req.destroy(new TransportError(`reply from ${url.origin} is larger than ${maxBytes} bytes`));
-          return;
-        }
-        chunks.push(chunk);
+        if (size > maxBytes) fail(new ReplyTooLargeError(`reply from ${url.origin} is larger than ${maxBytes} bytes`));
+        else chunks.push(chunk);
       });
       res.on('error', fail);
       res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        settle(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       });
     });
     req.end(body);

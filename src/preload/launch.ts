@@ -101,7 +101,7 @@ async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<v
     ? 'commands run unchecked (--fail-open=true)'
     : 'commands are blocked (--fail-open=false)';
   if (health.state === 'not-rampart') {
-    say.warn(`${health.reason}; it is not a rampart policy server, ${consequence.replace('run unchecked', 'may be blocked')}`);
+    say.warn(`${health.reason}: not a rampart policy server, so checks will fail (--port or RAMPART_URL must name rampart serve)`);
     return;
   }
   if (source !== 'default' || !settings.autostart) {

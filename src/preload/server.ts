@@ -1,7 +1,7 @@
 // Talking to `rampart serve`: is it there (GET /healthz), what does it say about a command
 // (POST /v1/preflight/exec), and starting one in the background when nobody answers.
 import { spawn } from 'node:child_process';
-import { request, parseObject, TransportError } from './http.ts';
+import { request, parseObject, ReplyTooLargeError, TransportError } from './http.ts';
 
 export type Health =
   | { state: 'ok'; mode: string; version: string }
@@ -14,6 +14,7 @@ export async function checkHealth(baseUrl: URL, timeoutMs = 1000): Promise<Healt
     reply = await request(new URL('/healthz', baseUrl), { timeoutMs });
   } catch (err) {
     if (err instanceof TransportError) return { state: 'unreachable', reason: err.message };
+    if (err instanceof ReplyTooLargeError) return { state: 'not-rampart', reason: err.message };
     throw err;
   }
   const body = parseObject(reply.body);
@@ -56,6 +57,7 @@ export async function preflight(baseUrl: URL, req: PreflightRequest, timeoutMs =
     });
   } catch (err) {
     if (err instanceof TransportError) return { kind: 'unreachable', reason: err.message };
+    if (err instanceof ReplyTooLargeError) return { kind: 'invalid', status: 0, reason: err.message };
     throw err;
   }
   const body = parseObject(reply.body);

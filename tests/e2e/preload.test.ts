@@ -327,3 +327,47 @@ test('autostart: with nothing on 127.0.0.1:9090, a policy server is started (one
   t.is(again.stderr, '', 'the second run finds the server already running');
   t.is(again.stdout, 'second run\n');
 });
+
+/** A loopback server that answers /healthz like rampart and preflight with `reply`. */
+async function fakeServer(t: import('ava').ExecutionContext, reply: (res: import('node:http').ServerResponse) => void) {
+  const http = await import('node:http');
+  const fake = http.createServer((req, res) => {
+    if (req.url === '/healthz') res.end(JSON.stringify({ service: 'rampart', status: 'ok', mode: 'enforce' }));
+    else reply(res);
+  });
+  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    fake.closeAllConnections();
+    fake.close();
+  });
+  return (fake.address() as net.AddressInfo).port;
+}
+
+test('hostile replies to the top-level check never allow in enforce mode', async (t) => {
+  const replies: [string, (res: import('node:http').ServerResponse) => void, RegExp][] = [
+    ['allowed is not a boolean', (res) => res.end('{"allowed":"yes"}'), /unexpected reply from the policy server \(HTTP 200\)/],
+    ['not JSON', (res) => res.end('<html>'), /unexpected reply/],
+    ['401', (res) => ((res.statusCode = 401), res.end('{"error":"invalid authorization token"}')), /refused the token \(HTTP 401: invalid authorization token\)/],
+    ['oversized', (res) => res.end(`{"allowed":true,"pad":"${'x'.repeat(200_000)}"}`), /larger than/],
+  ];
+  for (const [what, reply, message] of replies) {
+    const port = await fakeServer(t, reply);
+    const result = await runCli(['preload', '--port', String(port), '--', 'echo', 'should-not-run'], home.env);
+    t.is(result.code, 126, `${what}: ${result.stderr}`);
+    t.is(result.stdout, '', what);
+    t.regex(result.stderr, message, what);
+  }
+});
+
+test('a server that accepts and never answers, or answers 5xx, follows fail-open', async (t) => {
+  const hang = await fakeServer(t, () => {});
+  const broken = await fakeServer(t, (res) => ((res.statusCode = 503), res.end('{"error":"audit write failed"}')));
+  for (const port of [hang, broken]) {
+    const open = await runCli(['preload', '--port', String(port), '--', 'echo', 'ran'], home.env);
+    t.is(open.stdout, 'ran\n', open.stderr);
+    t.is(open.code, 0);
+    const closed = await runCli(['preload', '--port', String(port), '--fail-open=false', '--', 'echo', 'ran'], home.env);
+    t.is(closed.code, 126, closed.stderr);
+    t.regex(closed.stderr, /^rampart: blocked — policy server unreachable at .* and --fail-open=false$/m);
+  }
+});
