@@ -47,6 +47,23 @@ export class EngineState {
   }
 }
 
+/** Bounded per-command caches: analysis is a pure function of the command text. */
+const CACHE_LIMIT = 2048;
+const containsSpellingsCache = new Map<string, string[]>();
+const restrictiveSubjectsCache = new Map<string, { subjects: string[]; tooManyAliases: boolean }>();
+const envAssignmentsCache = new Map<string, string[]>();
+const componentCandidatesCache = new Map<string, string[]>();
+
+function memo<T>(cache: Map<string, T>, key: string, compute: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = compute();
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(key, value);
+  }
+  return value;
+}
+
 /** Basenames of files whose allows are durable human decisions (§2.3). */
 const DURABLE_FILES: Record<string, string> = {
   'user-overrides.yaml': 'allowed by durable user override',
@@ -76,7 +93,10 @@ export function evaluate(set: PolicySet, call: ToolCall, opts: ExtraOptions = {}
   const started = process.hrtime.bigint();
   const decision = decide(set, call, opts);
   const evalDurationUs = Number((process.hrtime.bigint() - started) / 1000n);
-  return { ...decision, evalDurationUs };
+  // Copies: decisions may be cached, callers may mutate what they get.
+  const result: Decision = { ...decision, matchedPolicies: [...decision.matchedPolicies], evalDurationUs };
+  if (decision.suggestions) result.suggestions = [...decision.suggestions];
+  return result;
 }
 
 function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decision, 'evalDurationUs'> {
@@ -103,10 +123,46 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
     }
   }
 
+  const inScope = policiesInScope(set, call.agent ?? '', call.session ?? '', tool);
+  // A decision that depends only on these fields (no call counts, once, expiry, params or
+  // depth in scope) is remembered: agents repeat commands, and the work is in the analysis.
+  const params0 = asRecord(call.params);
+  const workdir = typeof params0.workdir === 'string' ? params0.workdir : typeof params0.cwd === 'string' ? params0.cwd : '';
+  const cacheKey = isStateless(inScope) ? [call.agent, call.session, tool, command, pathValue, url, domain, workdir].join('\0') : undefined;
+  if (cacheKey !== undefined) {
+    const cached = decisionCache.get(set)?.get(cacheKey);
+    if (cached) {
+      if (opts.enforce && opts.state) opts.state.recordCall(tool, now);
+      return cached;
+    }
+  }
   const view: CallView = { call, tool, isExec, command, path: pathValue, url, domain, now, state: opts.state };
-  const inScope = set.policies.filter((p) => p.enabled && inPolicyScope(p, call.agent ?? '', call.session ?? '', tool));
-  // Stable sort: equal priorities keep file order.
-  inScope.sort((a, b) => a.priority - b.priority);
+  const decision = decideInScope(set, inScope, view, opts);
+  if (cacheKey !== undefined) {
+    let bySet = decisionCache.get(set);
+    if (!bySet) decisionCache.set(set, (bySet = new Map()));
+    memo(bySet, cacheKey, () => decision);
+  }
+  return decision;
+}
+
+const decisionCache = new WeakMap<PolicySet, Map<string, Omit<Decision, 'evalDurationUs'>>>();
+const statelessCache = new WeakMap<Policy[], boolean>();
+
+/** True when no in-scope rule depends on anything but the call's text fields. */
+function isStateless(policies: Policy[]): boolean {
+  let stateless = statelessCache.get(policies);
+  if (stateless === undefined) {
+    stateless = policies.every((p) =>
+      p.rules.every((r) => !r.once && r.expiresAt === undefined && !r.when?.callCount && !r.when?.agentDepth && !r.when?.toolParamMatches),
+    );
+    statelessCache.set(policies, stateless);
+  }
+  return stateless;
+}
+
+function decideInScope(set: PolicySet, inScope: Policy[], view: CallView, opts: ExtraOptions): Omit<Decision, 'evalDurationUs'> {
+  const { command, tool, now } = view;
   if (inScope.length === 0) return { action: set.defaultAction, message: 'no matching policy; using default action', matchedPolicies: [] };
 
   const fired: Array<{ policy: Policy; rule: Rule }> = [];
@@ -213,6 +269,18 @@ function hostOf(url: string): string {
   }
 }
 
+/** Per set: (agent, session, tool) -> in-scope policies sorted by priority. */
+const scopeCache = new WeakMap<PolicySet, Map<string, Policy[]>>();
+
+function policiesInScope(set: PolicySet, agent: string, session: string, tool: string): Policy[] {
+  let bySet = scopeCache.get(set);
+  if (!bySet) scopeCache.set(set, (bySet = new Map()));
+  return memo(bySet, `${agent}\0${session}\0${tool}`, () =>
+    // Stable sort: equal priorities keep file order.
+    set.policies.filter((p) => p.enabled && inPolicyScope(p, agent, session, tool)).sort((a, b) => a.priority - b.priority),
+  );
+}
+
 function inPolicyScope(policy: Policy, agent: string, session: string, tool: string): boolean {
   const { match } = policy;
   return match.agent.test(agent) && match.session.test(session) && (match.tools.length === 0 || match.tools.some((g) => g.test(tool)));
@@ -251,7 +319,7 @@ function conditionMatches(cond: Condition, action: Action, view: CallView): bool
   if (cond.commandEnvAssignments) {
     positive = true;
     if (view.command === '') return false;
-    const names = envAssignments(view.command);
+    const names = memo(envAssignmentsCache, view.command, () => envAssignments(view.command));
     if (!names.some((name) => cond.commandEnvAssignments!.test(name))) return false;
     if (cond.commandNotMatches && cond.commandNotMatches.testAny([view.command, analysisOf(view).normalized])) return false;
   }
@@ -335,8 +403,11 @@ function analysisOf(view: CallView): Analysis {
  * their POSIX bodies, rm/find canonical aliases, normalizations and alternates.
  */
 function restrictiveSubjectsOf(view: CallView): { subjects: string[]; tooManyAliases: boolean } {
-  if (view.restrictiveSubjects) return view.restrictiveSubjects;
-  const a = analysisOf(view);
+  view.restrictiveSubjects ??= memo(restrictiveSubjectsCache, view.command, () => computeRestrictiveSubjects(analysisOf(view)));
+  return view.restrictiveSubjects;
+}
+
+function computeRestrictiveSubjects(a: Analysis): { subjects: string[]; tooManyAliases: boolean } {
   const subjects = new Set<string>();
   let tooManyAliases = false;
   for (const base of [a.raw, ...a.components]) {
@@ -350,12 +421,15 @@ function restrictiveSubjectsOf(view: CallView): { subjects: string[]; tooManyAli
     }
   }
   subjects.delete('');
-  view.restrictiveSubjects = { subjects: [...subjects], tooManyAliases };
-  return view.restrictiveSubjects;
+  return { subjects: [...subjects], tooManyAliases };
 }
 
 /** Candidate spellings of one component (for per-component exclusion checks, §4.9 iii). */
 function componentCandidates(component: string): string[] {
+  return memo(componentCandidatesCache, component, () => computeComponentCandidates(component));
+}
+
+function computeComponentCandidates(component: string): string[] {
   const out = new Set<string>();
   for (const candidate of new Set([component, posixBody(component)])) {
     out.add(candidate);
@@ -368,12 +442,12 @@ function componentCandidates(component: string): string[] {
 }
 
 /** §3.4 restrictive contains: case-insensitive on the raw text, retried on the normalized text. */
-function containsRestrictive(entries: string[], text: string): boolean {
-  const lower = text.toLowerCase();
-  if (entries.some((e) => lower.includes(e.toLowerCase()))) return true;
-  if (!/['"\\]/.test(text)) return false;
-  const normalized = normalize(text).toLowerCase();
-  return entries.some((e) => normalized.includes(e.toLowerCase()));
+function containsRestrictive(lowerEntries: string[], text: string): boolean {
+  const spellings = memo(containsSpellingsCache, text, () => {
+    const lower = text.toLowerCase();
+    return /['"\\]/.test(text) ? [lower, normalize(text).toLowerCase()] : [lower];
+  });
+  return spellings.some((spelling) => lowerEntries.some((e) => spelling.includes(e)));
 }
 
 function restrictivePositive(cond: Condition, view: CallView): boolean {
@@ -381,7 +455,7 @@ function restrictivePositive(cond: Condition, view: CallView): boolean {
     const { subjects, tooManyAliases } = restrictiveSubjectsOf(view);
     if (tooManyAliases || cond.commandMatches.testAny(subjects)) return true;
   }
-  return cond.commandContains !== undefined && containsRestrictive(cond.commandContains, view.command);
+  return cond.commandContains !== undefined && containsRestrictive(cond.commandContainsLower!, view.command);
 }
 
 /** §4.8 + §4.9: any interpretation matching suffices; exclusions apply per component. */
@@ -393,7 +467,7 @@ function restrictiveCommandMatch(cond: Condition, view: CallView): boolean {
   const components = a.composite ? a.components : [a.raw];
   let anyPositive = false;
   for (const component of components) {
-    if (cond.commandContains && containsRestrictive(cond.commandContains, component)) {
+    if (cond.commandContainsLower && containsRestrictive(cond.commandContainsLower, component)) {
       anyPositive = true;
       if (cond.commandMatches || !isExcluded(exclusions, component)) return true;
       continue;

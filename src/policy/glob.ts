@@ -103,7 +103,38 @@ function compileTokens(pattern: string, globstar: boolean): ((s: string) => bool
       i = parsed.end;
     } else tokens.push({ kind: 'lit', ch });
   }
-  return literalFastPath(tokens) ?? ((s) => simulate(tokens, s));
+  return literalFastPath(tokens) ?? withLiteralPrefilter(tokens);
+}
+
+/**
+ * The NFA behind a cheap necessary test: the literal runs between wildcards must appear in
+ * order, the leading run as a prefix and the trailing run as a suffix. Rejects almost every
+ * non-matching subject without running the simulation.
+ */
+function withLiteralPrefilter(tokens: Token[]): (s: string) => boolean {
+  const runs: string[] = [];
+  let run = '';
+  for (const token of tokens) {
+    if (token.kind === 'lit') run += token.ch;
+    else {
+      runs.push(run);
+      run = '';
+    }
+  }
+  runs.push(run);
+  const prefix = runs[0]!;
+  const suffix = runs.length > 1 ? runs.at(-1)! : '';
+  const middle = runs.slice(1, -1).filter((r) => r !== '');
+  return (s) => {
+    if (!s.startsWith(prefix) || !s.endsWith(suffix)) return false;
+    let from = prefix.length;
+    for (const piece of middle) {
+      const at = s.indexOf(piece, from);
+      if (at === -1) return false;
+      from = at + piece.length;
+    }
+    return simulate(tokens, s);
+  };
 }
 
 function parseClass(chars: string[], start: number): { negated: boolean; ranges: Array<[number, number]>; end: number } | null {
@@ -219,35 +250,39 @@ function simulate(tokens: Token[], subject: string): boolean {
 }
 
 /**
- * A list of globs tested together. Globs anchored at the start of the subject are bucketed by
- * their first two literal characters, so a subject is only tried against globs that could
- * possibly match it (standard.yaml has ~500 command globs; most start with a literal word).
+ * A list of globs tested together. A glob that can only match subjects starting (or, for `**`
+ * patterns, ending) with known characters is filed under them, so a subject is only tried
+ * against globs that could match it (standard.yaml has ~500 command globs per call).
  */
 export class GlobSet {
-  private readonly buckets = new Map<string, Glob[]>();
-  private readonly unanchored: Glob[] = [];
+  private readonly byPrefix2 = new Map<string, Glob[]>();
+  private readonly byPrefix1 = new Map<string, Glob[]>();
+  private readonly bySuffix2 = new Map<string, Glob[]>();
+  private readonly others: Glob[] = [];
   readonly size: number;
 
   constructor(readonly globs: readonly Glob[]) {
     this.size = globs.length;
     for (const glob of globs) {
-      const key = anchorKey(glob.source.replaceAll('\\', '/'));
-      if (key === undefined) this.unanchored.push(glob);
-      else {
-        const bucket = this.buckets.get(key);
-        if (bucket) bucket.push(glob);
-        else this.buckets.set(key, [glob]);
-      }
+      const pattern = glob.source.replaceAll('\\', '/');
+      const prefix = literalPrefix(pattern);
+      const suffix = pattern.includes('**') ? literalSuffix(pattern) : '';
+      if (prefix.length >= 2) file(this.byPrefix2, prefix.slice(0, 2), glob);
+      else if (prefix.length === 1) file(this.byPrefix1, prefix, glob);
+      else if (suffix.length >= 2) file(this.bySuffix2, suffix.slice(-2), glob);
+      else this.others.push(glob);
     }
   }
 
   /** True if any glob matches the subject. */
   test(subject: string): boolean {
     const s = subject.includes('\\') ? subject.replaceAll('\\', '/') : subject;
-    const bucket = this.buckets.get(s.slice(0, 2));
-    if (bucket) for (const glob of bucket) if (glob.test(s)) return true;
-    for (const glob of this.unanchored) if (glob.test(s)) return true;
-    return false;
+    return (
+      anyMatch(this.byPrefix2.get(s.slice(0, 2)), s) ||
+      anyMatch(this.byPrefix1.get(s.slice(0, 1)), s) ||
+      anyMatch(this.bySuffix2.get(s.slice(-2)), s) ||
+      anyMatch(this.others, s)
+    );
   }
 
   /** True if any glob matches any of the subjects. */
@@ -257,15 +292,31 @@ export class GlobSet {
   }
 }
 
+function file(index: Map<string, Glob[]>, key: string, glob: Glob): void {
+  const list = index.get(key);
+  if (list) list.push(glob);
+  else index.set(key, [glob]);
+}
+
+function anyMatch(globs: Glob[] | undefined, subject: string): boolean {
+  if (globs) for (const glob of globs) if (glob.test(subject)) return true;
+  return false;
+}
+
 /**
- * The first two characters every subject matched by this pattern starts with, or undefined
- * when the pattern can match subjects starting anywhere (leading wildcard, short literal).
+ * Literal text every subject matched by the pattern starts with ('' when unknown). Leading-`*`
+ * patterns are unanchored substring tests (branch 4), and `**`/-prefixed ones may retry at depth 0.
  */
-function anchorKey(pattern: string): string | undefined {
-  if (pattern.length < 2 || pattern.startsWith('*')) return undefined;
-  const head = pattern.slice(0, 2);
-  if (/[*?[]/.test(head)) return undefined;
-  return head;
+function literalPrefix(pattern: string): string {
+  if (pattern === '' || pattern.startsWith('*')) return '';
+  const wildcard = pattern.search(/[*?[]/);
+  return wildcard === -1 ? pattern : pattern.slice(0, wildcard);
+}
+
+/** Literal text every subject matched by an anchored `**` pattern ends with. */
+function literalSuffix(pattern: string): string {
+  const last = Math.max(pattern.lastIndexOf('*'), pattern.lastIndexOf('?'), pattern.lastIndexOf(']'), pattern.lastIndexOf('['));
+  return pattern.slice(last + 1);
 }
 
 // §3.2 path globs: always the anchored `**` NFA (`*`/`?` within a segment), leading `**/` may match zero directories.

@@ -315,7 +315,10 @@ function parseCondition(reader: YamlReader, node: Node | null | undefined, where
   if (has('command_contains')) {
     const entries = reader.stringList(w.get('command_contains'), `${where}.command_contains`);
     for (const e of entries) if (e.value.trim() === '') reader.fail(e.node ?? w.get('command_contains'), `${where}.command_contains has a blank entry`);
-    if (entries.length > 0) cond.commandContains = entries.map((e) => e.value);
+    if (entries.length > 0) {
+      cond.commandContains = entries.map((e) => e.value);
+      cond.commandContainsLower = cond.commandContains.map((e) => e.toLowerCase());
+    }
   }
   if (has('agent_depth')) {
     const d = reader.mapping(w.get('agent_depth'), `${where}.agent_depth`, ['gte', 'lte', 'eq']);
@@ -352,7 +355,7 @@ function parseCondition(reader: YamlReader, node: Node | null | undefined, where
 }
 
 function isEmptyCondition(cond: Condition): boolean {
-  return !cond.default && Object.keys(cond).length === 1;
+  return !cond.default && Object.values(cond).filter((v) => v !== undefined).length === 1;
 }
 
 /** RE2 syntax mostly maps onto JS; we reject what the reference rejects and what JS cannot read. */

@@ -10,6 +10,8 @@ export interface Condition {
   commandMatches?: GlobSet;
   commandNotMatches?: GlobSet;
   commandContains?: string[];
+  /** commandContains lower-cased once (restrictive rules compare case-insensitively). */
+  commandContainsLower?: string[];
   commandEnvAssignments?: GlobSet;
   pathMatches?: GlobSet;
   pathNotMatches?: GlobSet;
