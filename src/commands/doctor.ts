@@ -1,5 +1,4 @@
 import { Command, Option } from 'clipanion';
-import { runDoctor } from '../preload/doctor.ts';
 import { serverAddress } from '../preload/settings.ts';
 import { isPort } from './options.ts';
 
@@ -26,6 +25,8 @@ export class DoctorCommand extends Command {
   token = Option.String('--token', { description: 'Auth token (or set RAMPART_TOKEN)' });
 
   async execute(): Promise<number> {
+    // Loaded on use: other commands should not pay for this one's modules at start-up.
+    const { runDoctor } = await import('../preload/doctor.ts');
     const out = this.context.stdout;
     const ok = await runDoctor(serverAddress(this.port, process.env), this.token, (result) => {
       out.write(`${result.ok ? '✓' : '✗'} ${result.title}: ${result.detail}\n`);

@@ -1,5 +1,4 @@
 import { Command, Option, UsageError } from 'clipanion';
-import { runPreload } from '../preload/launch.ts';
 import { resolveFailOpen, serverAddress } from '../preload/settings.ts';
 import { isMode, isPort } from './options.ts';
 
@@ -47,6 +46,8 @@ export class PreloadCommand extends Command {
     if (command.length === 0 || command[0] === '') throw new UsageError('Missing the command to run: rampart preload [flags] -- <command> [args...]');
     if (this.agent.trim() === '') throw new UsageError('Invalid value for --agent: must not be empty');
     if (this.session !== undefined && this.session.trim() === '') throw new UsageError('Invalid value for --session: must not be empty');
+    // Loaded on use: other commands should not pay for this one's modules at start-up.
+    const { runPreload } = await import('../preload/launch.ts');
     return runPreload(
       {
         command,
