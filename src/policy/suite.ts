@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compileFilepathMatch } from './glob.ts';
+import { compileFilepathMatch, compileGlob } from './glob.ts';
 import { loadPolicyFile, parsePolicyDocument, readPolicyText, type PolicySet } from './load.ts';
 import type { TestCase } from './model.ts';
 import { evaluate } from './evaluate.ts';
@@ -40,7 +40,7 @@ export interface SuiteResult {
 }
 
 export interface RunSuiteOptions {
-  /** Only tests whose name matches this glob (Go filepath.Match). */
+  /** Only tests whose name matches this glob (policy glob syntax, §3.1). */
   run?: string;
   /** Policy file overriding the suite's `policy:` (upstream `--config`). */
   config?: string;
@@ -68,11 +68,9 @@ export function loadSuite(file: string): Suite {
 }
 
 export function runSuite(suite: Suite, opts: RunSuiteOptions = {}): SuiteResult {
-  let filter: ((name: string) => boolean) | null = () => true;
-  if (opts.run !== undefined) {
-    filter = compileFilepathMatch(opts.run);
-    if (!filter) throw new PolicyLoadError(suite.file, undefined, `--run pattern "${opts.run}" is malformed`);
-  }
+  // Rampart's own glob (§3.1): a trailing `*` is a prefix test, so "deny*" also selects names with "/".
+  const runGlob = opts.run !== undefined ? compileGlob(opts.run) : undefined;
+  const filter = (name: string) => runGlob === undefined || runGlob.test(name);
   const set = opts.set ?? loadPolicyFile(opts.config ?? suite.policyFile);
   if (!opts.set && !opts.config && !fs.existsSync(suite.policyFile)) {
     throw new PolicyLoadError(suite.file, undefined, `policy file ${suite.policyFile} not found`);
