@@ -66,6 +66,8 @@ interface PolicyServer {
   url: string;
   port: number;
   token: string | undefined;
+  /** Started by this wrap: everything it decided belongs to this run. */
+  ownServer: boolean;
   close(): Promise<void>;
 }
 
@@ -78,7 +80,7 @@ async function connectServer(options: WrapOptions, session: string): Promise<Pol
       throw new WrapError(`no rampart server at ${url} (${why}); start one with: rampart serve --port ${options.port}`);
     }
     const token = resolveClientToken(options.token)?.token;
-    return { url, port: options.port, token, close: async () => {} };
+    return { url, port: options.port, token, ownServer: false, close: async () => {} };
   }
   const token = options.token?.trim() || crypto.randomBytes(32).toString('hex');
   const auditDir = path.resolve(options.auditDir ?? path.join(rampartHome(), 'audit', session));
@@ -96,7 +98,7 @@ async function connectServer(options: WrapOptions, session: string): Promise<Pol
   } catch (error) {
     throw new WrapError(`cannot start the policy server: ${(error as Error).message}`);
   }
-  return { url: server.url, port: server.port, token, close: () => server.close() };
+  return { url: server.url, port: server.port, token, ownServer: true, close: () => server.close() };
 }
 
 interface ShimDir {
@@ -170,8 +172,13 @@ function agentEnvironment(options: WrapOptions, server: PolicyServer, shims: Shi
   return env;
 }
 
-/** Counts the shims' decisions: a = allowed, b = blocked by policy, u = no answer. */
-export function summary(decisionsFile: string, mode: WrapOptions['mode']): string {
+export interface DecisionCounts {
+  checked: number;
+  blocked: number;
+}
+
+/** The shims' own record: a = allowed, b = denied, u = no answer, m = denied but allowed by monitor mode. */
+export function shimCounts(decisionsFile: string, mode: WrapOptions['mode']): DecisionCounts {
   let text = '';
   try {
     text = fs.readFileSync(decisionsFile, 'latin1');
@@ -179,11 +186,35 @@ export function summary(decisionsFile: string, mode: WrapOptions['mode']): strin
     // nothing was checked
   }
   const count = (c: string) => text.split(c).length - 1;
-  const checked = count('a') + count('b') + count('u');
-  if (mode === 'monitor') {
-    return `rampart: ${checked} commands checked, 0 blocked (monitor mode; ${count('b')} denied by policy)`;
+  return {
+    checked: count('a') + count('b') + count('u') + count('m'),
+    blocked: mode === 'enforce' ? count('b') + count('u') : 0,
+  };
+}
+
+/**
+ * What the server wrap started decided for this run: the shims' checks and, with the library
+ * preloaded, every command the shells ran (GET /v1/status). Undefined when it cannot say.
+ */
+async function serverCounts(server: PolicyServer, mode: WrapOptions['mode']): Promise<DecisionCounts | undefined> {
+  try {
+    const reply = await fetch(`${server.url}/v1/status`, {
+      headers: server.token ? { authorization: `Bearer ${server.token}` } : {},
+      signal: AbortSignal.timeout(2000),
+    });
+    const status = (await reply.json()) as { decisions?: Record<string, number> };
+    const decisions = status.decisions;
+    if (!reply.ok || typeof decisions?.total !== 'number') return undefined;
+    const passed = (decisions.allow ?? 0) + (decisions.watch ?? 0);
+    return { checked: decisions.total, blocked: mode === 'enforce' ? decisions.total - passed : 0 };
+  } catch {
+    return undefined;
   }
-  return `rampart: ${checked} commands checked, ${count('b') + count('u')} blocked`;
+}
+
+export function summaryLine(counts: DecisionCounts, mode: WrapOptions['mode']): string {
+  const line = `rampart: ${counts.checked} commands checked, ${counts.blocked} blocked`;
+  return mode === 'monitor' ? `${line} (monitor mode: denied commands ran; see the audit log)` : line;
 }
 
 export async function runWrapped(options: WrapOptions): Promise<number> {
@@ -195,7 +226,9 @@ export async function runWrapped(options: WrapOptions): Promise<number> {
     const env = agentEnvironment(options, server, shims, session);
     const [file, ...rest] = options.command;
     const outcome = await runChild(file!, [file!, ...rest], env, options.cwd);
-    options.stderr.write(`${summary(shims.decisions, options.mode)}\n`);
+    // A running server shared with others (--port) counts their decisions too: use the shims' record.
+    const counts = (server.ownServer ? await serverCounts(server, options.mode) : undefined) ?? shimCounts(shims.decisions, options.mode);
+    options.stderr.write(`${summaryLine(counts, options.mode)}\n`);
     if (outcome.kind === 'failed') {
       options.stderr.write(`rampart wrap: cannot run ${file}: ${outcome.message}\n`);
       return outcome.errno === 'ENOENT' ? 127 : 126;

@@ -18,7 +18,7 @@ export interface ShimSpec {
   mode: 'enforce' | 'monitor';
   agent: string;
   session: string;
-  /** One byte per decision is appended here: a (allowed), b (blocked), u (no answer). */
+  /** One byte per decision is appended here: a (allowed), b (denied), u (no answer), m (denied, allowed by monitor mode). */
   decisionsFile: string;
   /** Seconds to wait for the answer before giving up (fail closed in enforce). */
   timeoutSeconds: number;
@@ -90,7 +90,7 @@ rampart_json_string() { # JSON-escapes $1 into rampart_json (bytes, as the serve
 
 rampart_note() { printf '%s' "$1" >> "$rampart_decisions" 2>/dev/null; }
 
-rampart_ask() { # sets rampart_verdict (allow|deny|none) and rampart_message
+rampart_ask() { # sets rampart_verdict (allow|observed|deny|none) and rampart_message
   local LC_ALL=C token= body request reply status
   rampart_verdict=none rampart_message=
   [ -r "$rampart_token_file" ] && IFS= read -r token < "$rampart_token_file"
@@ -118,6 +118,8 @@ rampart_ask() { # sets rampart_verdict (allow|deny|none) and rampart_message
   fi
   if [[ $rest =~ ^[[:space:]]*:[[:space:]]*(true|false) ]]; then
     [ "\${BASH_REMATCH[1]}" = true ] && rampart_verdict=allow || rampart_verdict=deny
+    # monitor mode answers allowed:true and keeps the policy's verdict in policy_decision
+    [[ $rampart_verdict == allow && $body == *\\"policy_decision\\":\\"deny\\"* ]] && rampart_verdict=observed
   else
     rampart_verdict=deny rampart_message="unexpected answer from the rampart server (allowed is not a boolean)"
     return
@@ -134,6 +136,7 @@ rampart_ask() { # sets rampart_verdict (allow|deny|none) and rampart_message
 rampart_ask "$rampart_cmd"
 case $rampart_verdict in
   allow) rampart_note a ;;
+  observed) rampart_note m ;;
   deny)
     rampart_note b
     if [ "$rampart_mode" = enforce ]; then
