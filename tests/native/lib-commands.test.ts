@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { buildFakeLibrary } from '../../src/native/__tests__/fake-library.ts';
-import { libraryPath, repoRoot, run, runCli, tempDir } from '../helpers.ts';
+import { buildFakeLibrary, runProgram } from '../../src/native/__tests__/fake-library.ts';
+import { cliPath, libraryPath, repoRoot, tempDir } from '../helpers.ts';
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const platformPackage = '@rampart/core-linux-x64-gnu';
@@ -49,7 +49,12 @@ function installedPackage(options: { addon: boolean; platformLibrary?: string })
 }
 
 function runInstalled(pkg: InstalledPackage, args: string[], home: string) {
-  return run(process.execPath, [pkg.cli, ...args], { env: { ...process.env, HOME: home } });
+  return runProgram(process.execPath, [pkg.cli, ...args], { ...process.env, HOME: home });
+}
+
+/** The CLI of this checkout (dist/cli.js), as `npx rampart` runs it. */
+function runCli(args: string[], env: NodeJS.ProcessEnv) {
+  return runProgram(process.execPath, [cliPath, ...args], { ...process.env, ...env });
 }
 
 
@@ -81,7 +86,7 @@ test('lib install --from puts librampart.so in ~/.rampart/lib; path and verify t
   t.is(install.stdout, `installed librampart.so ${VERSION} to ${installed}\n  from ${lib}\n`);
 
   // The product page's check.
-  const ls = await run('ls', ['-la', path.join(home, '.rampart', 'lib') + '/']);
+  const ls = await runProgram('ls', ['-la', path.join(home, '.rampart', 'lib') + '/']);
   t.regex(ls.stdout, /^-rwxr-xr-x .* librampart\.so$/m);
 
   const where = await runInstalled(pkg, ['lib', 'path'], home);

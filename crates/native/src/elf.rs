@@ -276,20 +276,33 @@ fn read_version(elf: &Elf, bytes: &[u8], symbol: &Sym) -> Result<String, String>
         return Err(unreadable("it is not a data symbol"));
     }
     let address = symbol.st_value;
+    // Hostile headers may make any of this arithmetic overflow: checked, never wrapped.
     let segment = elf
         .program_headers
         .iter()
-        .find(|ph| ph.p_type == PT_LOAD && ph.p_vaddr <= address && address < ph.p_vaddr + ph.p_filesz)
-        .ok_or_else(|| unreadable("its address is not in a loaded part of the file"))?;
-    let start = usize::try_from(address - segment.p_vaddr + segment.p_offset)
-        .map_err(|_| unreadable("its address is out of range"))?;
-    let segment_end = usize::try_from(segment.p_offset + segment.p_filesz).unwrap_or(usize::MAX);
-    let limit = start
-        .saturating_add(if symbol.st_size > 0 {
-            symbol.st_size as usize
-        } else {
-            MAX_VERSION_LEN + 1
+        .find(|ph| {
+            ph.p_type == PT_LOAD
+                && ph.p_vaddr <= address
+                && ph
+                    .p_vaddr
+                    .checked_add(ph.p_filesz)
+                    .is_some_and(|end| address < end)
         })
+        .ok_or_else(|| unreadable("its address is not in a loaded part of the file"))?;
+    let out_of_range = || unreadable("its address is out of range");
+    let start = (address - segment.p_vaddr)
+        .checked_add(segment.p_offset)
+        .ok_or_else(out_of_range)?;
+    let start = usize::try_from(start).map_err(|_| out_of_range())?;
+    let segment_end = segment.p_offset.saturating_add(segment.p_filesz);
+    let segment_end = usize::try_from(segment_end).unwrap_or(usize::MAX);
+    let wanted = if symbol.st_size > 0 {
+        symbol.st_size
+    } else {
+        MAX_VERSION_LEN as u64 + 1
+    };
+    let limit = start
+        .saturating_add(usize::try_from(wanted).unwrap_or(usize::MAX))
         .min(segment_end)
         .min(bytes.len());
     let data = bytes
@@ -415,7 +428,14 @@ pub fn inspect_executable(path: &Path) -> Result<ExecutableInfo, String> {
             .endianness()
             .map_err(|e| fail(format!("is a damaged ELF file: {e}")))?,
     );
-    let table_len = usize::from(header.e_phnum) * usize::from(header.e_phentsize);
+    let entry_size = if ctx.is_big() { 56 } else { 32 }; // sizeof(Elf64_Phdr), sizeof(Elf32_Phdr)
+    if header.e_phnum > 0 && usize::from(header.e_phentsize) != entry_size {
+        return Err(fail(format!(
+            "is a damaged ELF file: program header entries are {} bytes, not {entry_size}",
+            header.e_phentsize
+        )));
+    }
+    let table_len = usize::from(header.e_phnum) * entry_size;
     let mut table = vec![0u8; table_len];
     let got =
         read_at_most(&file, &mut table, header.e_phoff).map_err(|e| fail(format!("cannot be read: {e}")))?;
@@ -445,7 +465,7 @@ pub fn inspect_executable(path: &Path) -> Result<ExecutableInfo, String> {
 fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> Result<usize, String> {
     let mut filled = 0;
     while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+        match file.read_at(&mut buf[filled..], offset.saturating_add(filled as u64)) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -589,6 +609,22 @@ mod tests {
             "{info:?}"
         );
         assert!(!info.setuid && !info.setgid);
+    }
+
+    #[test]
+    fn a_hostile_program_header_size_is_refused_without_allocating_it() {
+        let mut bytes = std::fs::read("/bin/true").unwrap();
+        // e_phentsize (offset 54 in an ELF64 header) and e_phnum (56): 65535 entries of 65535 bytes.
+        bytes[54..58].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+        let path = std::env::temp_dir().join(format!("rampart-hostile-{}", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let result = inspect_executable(&path);
+        std::fs::remove_file(&path).unwrap();
+        let error = result.unwrap_err();
+        assert!(
+            error.ends_with("is a damaged ELF file: program header entries are 65535 bytes, not 56"),
+            "{error}"
+        );
     }
 
     #[test]

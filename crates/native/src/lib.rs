@@ -2,6 +2,7 @@
 //! inspect the executables rampart is asked to run. This file holds `#[napi]` items only: they
 //! convert types and map errors; the logic lives in `elf.rs`, `install.rs` and `locate.rs`.
 //! Never link or load the preload library here: its hooks would catch node's own execs.
+//! File-reading items use `catch_unwind`: a bug on a hostile file becomes a JS error, not an abort.
 #![deny(clippy::all)]
 
 pub mod elf;
@@ -55,7 +56,7 @@ pub struct Candidate {
 }
 
 /// The search path, in the order the library is looked for, without duplicates.
-#[napi]
+#[napi(catch_unwind)]
 pub fn library_search_path(inputs: SearchInputs) -> Vec<Candidate> {
     locate::search_path(&to_search_inputs(inputs))
         .into_iter()
@@ -73,7 +74,7 @@ pub struct LocateResult {
 }
 
 /// Looks for the library along the search path, skipping `inputs.exclude`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn locate_library(inputs: SearchInputs) -> LocateResult {
     let exclude: Vec<PathBuf> = inputs
         .exclude
@@ -135,7 +136,7 @@ pub struct LibraryReport {
 /// the host's class and machine that exports every symbol of exports.txt, with the expected
 /// version. Reads the file; never loads it. Problems (including an unreadable file) are reported,
 /// not thrown.
-#[napi]
+#[napi(catch_unwind)]
 pub fn verify_library(path: String, expected_version: String) -> LibraryReport {
     let report = elf::verify_library(Path::new(&path), &expected_version);
     LibraryReport {
@@ -169,7 +170,7 @@ pub struct InstallResult {
 /// chmod 0755, rename, fsync of the directory), creating `dir` (0755) when missing. Throws when
 /// the source is not a usable library, or, unless `force`, when its version is not
 /// `expectedVersion` or the installed library is newer.
-#[napi]
+#[napi(catch_unwind)]
 pub fn install_library(
     source: String,
     dir: String,
@@ -233,7 +234,7 @@ pub struct ExecutableFacts {
 
 /// Inspects the program file at `path` (a path, not a bare command name). Reads the ELF and
 /// program headers or the `#!` line only. Throws `<path>: <what is wrong>` for unreadable files.
-#[napi]
+#[napi(catch_unwind)]
 pub fn inspect_executable(path: String) -> Result<ExecutableFacts> {
     let info = elf::inspect_executable(Path::new(&path)).map_err(Error::from_reason)?;
     Ok(ExecutableFacts {

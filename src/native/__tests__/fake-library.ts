@@ -1,8 +1,32 @@
 // Builds small stand-ins for librampart.so with gcc, so verify/install can be tested against
 // real ELF files with exactly the symbols, version and class a case needs.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, run } from '../../../tests/helpers.ts';
+import { repoRoot, type RunResult } from '../../../tests/helpers.ts';
+
+/**
+ * Runs a program to completion with stdin closed. (tests/helpers.ts `run` writes to the child's
+ * stdin, which fails with an uncaught EPIPE when a child that never reads it exits first.)
+ */
+export function runProgram(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
 
 /** The single list of exported symbols, read the way a maintainer reads it. */
 export const exportsList: string[] = fs
@@ -18,6 +42,8 @@ export interface FakeLibraryOptions {
   version?: string | null;
   /** Hook symbols to leave out. */
   omit?: string[];
+  /** A C declaration of the version symbol replacing the usual string (for odd encodings). */
+  versionDeclaration?: string;
   /** Build a 32-bit library (gcc -m32). */
   m32?: boolean;
   fileName?: string;
@@ -30,7 +56,8 @@ export async function buildFakeLibrary(dir: string, options: FakeLibraryOptions 
   const lines = exportsList
     .filter((name) => name !== VERSION_SYMBOL && !omit.has(name))
     .map((name) => `int ${name}(void) { return 0; }`);
-  if (version !== null) lines.push(`const char ${VERSION_SYMBOL}[] = ${JSON.stringify(version)};`);
+  if (options.versionDeclaration) lines.push(options.versionDeclaration);
+  else if (version !== null) lines.push(`const char ${VERSION_SYMBOL}[] = ${JSON.stringify(version)};`);
   const base = options.fileName ?? `fake-${Math.random().toString(36).slice(2)}.so`;
   const source = path.join(dir, `${base}.c`);
   const output = path.join(dir, base);
@@ -38,7 +65,7 @@ export async function buildFakeLibrary(dir: string, options: FakeLibraryOptions 
   // -nostdlib: no crt files needed (also for -m32 without 32-bit libc); -fno-builtin: exec* are
   // gcc builtins whose prototypes these stubs do not match.
   const args = ['-shared', '-fPIC', '-nostdlib', '-fno-builtin', '-o', output, source];
-  const result = await run('gcc', options.m32 ? ['-m32', ...args] : args);
+  const result = await runProgram('gcc', options.m32 ? ['-m32', ...args] : args);
   if (result.code !== 0) throw new Error(`gcc failed: ${result.stderr}`);
   return output;
 }
@@ -56,10 +83,10 @@ export function withForeignMachine(file: string, dir: string): { path: string; m
 
 /** A statically linked hello-world (gcc -static), the kind of program LD_PRELOAD cannot reach. */
 export async function buildStaticProgram(dir: string): Promise<string> {
-  const source = path.join(dir, 'static.c');
-  const output = path.join(dir, 'static-prog');
+  const output = path.join(dir, `static-${Math.random().toString(36).slice(2)}`);
+  const source = `${output}.c`;
   fs.writeFileSync(source, 'int main(void) { return 0; }\n');
-  const result = await run('gcc', ['-static', '-o', output, source]);
+  const result = await runProgram('gcc', ['-static', '-o', output, source]);
   if (result.code !== 0) throw new Error(`gcc -static failed: ${result.stderr}`);
   return output;
 }

@@ -64,6 +64,22 @@ test('verify: missing hooks and a missing version symbol are listed', async (t) 
   t.regex(report.problems.join(' '), /does not export execveat, popen, rampart_preload_version/);
 });
 
+test('verify: a version symbol that is not a short NUL-terminated string is a clear problem', async (t) => {
+  const cases: [string, string][] = [
+    [`int ${VERSION_SYMBOL}(void) { return 0; }`, 'it is not a data symbol'],
+    [`const char ${VERSION_SYMBOL}[5] = "0.1.0";`, 'it is not a NUL-terminated string'],
+    [`const char ${VERSION_SYMBOL}[] = "";`, 'it does not hold a version string'],
+    [`const char ${VERSION_SYMBOL}[] = "0.1.0\\n\\x01";`, 'it does not hold a printable version string'],
+    [`const char ${VERSION_SYMBOL}[200] = "${'9'.repeat(100)}";`, 'it does not hold a version string'],
+  ];
+  for (const [versionDeclaration, why] of cases) {
+    const report = verifyLibrary(await buildFakeLibrary(dir, { versionDeclaration }));
+    t.false(report.ok, versionDeclaration);
+    t.is(report.version, undefined);
+    t.deepEqual(report.problems, [`Its ${VERSION_SYMBOL} symbol cannot be read: ${why}.`], versionDeclaration);
+  }
+});
+
 test('verify: a library for another machine is refused', async (t) => {
   const lib = await buildFakeLibrary(dir, { version: VERSION });
   const foreign = withForeignMachine(lib, dir);
