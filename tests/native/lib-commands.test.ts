@@ -113,6 +113,28 @@ test('lib install --from puts librampart.so in ~/.rampart/lib; path and verify t
   t.is(again.stdout, `${installed} is already this library (version ${VERSION}); nothing to do\n`);
 });
 
+test('lib path shows a broken installed library with a warning; lib install never copies it onto itself', async (t) => {
+  const home = freshDir('home-');
+  const pkg = installedPackage({ addon: true });
+  const installed = path.join(home, '.rampart', 'lib', 'librampart.so');
+  fs.mkdirSync(path.dirname(installed), { recursive: true });
+  fs.copyFileSync(await buildFakeLibrary(fixtures, { version: VERSION, omit: ['execve'] }), installed);
+
+  const where = await runInstalled(pkg, ['lib', 'path'], home);
+  t.is(where.code, 0);
+  t.is(where.stdout, `${installed}\n`);
+  t.is(where.stderr, `warning: ${installed} is not usable (see rampart lib verify): It does not export execve (every symbol in crates/preload/exports.txt must be defined).\n`);
+
+  const verify = await runInstalled(pkg, ['lib', 'verify'], home);
+  t.is(verify.code, 1);
+  t.is(verify.stdout.trimEnd().split('\n').at(-1), 'not ok: 1 problem');
+
+  // The installed file is the install target, so it is not a source: nothing else exists here.
+  const install = await runInstalled(pkg, ['lib', 'install'], home);
+  t.is(install.code, 1);
+  t.true(install.stderr.startsWith('librampart.so not found. Searched:\n'));
+});
+
 test('lib install without --from installs the platform package library', async (t) => {
   const home = freshDir('home-');
   const lib = await buildFakeLibrary(fixtures, { version: VERSION });
