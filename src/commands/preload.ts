@@ -13,7 +13,7 @@ export class PreloadCommand extends Command {
 
       If no server answers at the default address (http://127.0.0.1:9090) and neither \`--port\` nor \`RAMPART_URL\` is given, \`rampart serve\` is started in the background with the built-in policy (it keeps running after the command ends; \`--no-serve\` turns this off). An explicit address that does not answer only gets a warning; the library then follows \`--fail-open\`.
 
-      Precedence: server URL: \`--port\` > \`RAMPART_URL\` > http://127.0.0.1:9090. Token: \`--token\` > \`RAMPART_TOKEN\` > ~/.rampart/token. \`--mode\`, \`--fail-open\`, \`--agent\`, \`--session\` always set the child's \`RAMPART_*\` values (their defaults included). \`--debug\` sets \`RAMPART_DEBUG=1\`. \`--fail-open\` accepts \`--fail-open\`, \`--no-fail-open\`, \`--fail-open=true\` and \`--fail-open=false\`.
+      Precedence: server URL: \`--port\` > \`RAMPART_URL\` > http://127.0.0.1:9090. Token: \`--token\` > \`RAMPART_TOKEN\` > ~/.rampart/token. \`--mode\`, \`--fail-open\`, \`--agent\`, \`--session\` always set the child's \`RAMPART_*\` values (their defaults included). \`--debug\` sets \`RAMPART_DEBUG=1\`. \`--fail-open\` accepts \`--fail-open\`, \`--no-fail-open\`, \`--fail-open=true\`, \`--fail-open=false\` and \`--fail-open false\` (a bare \`--fail-open\` followed by the word true or false takes it as its value).
 
       Exit codes: the command's own exit code; 126 when the command is blocked by policy (or cannot be executed); 127 when it does not exist; 128+N when signal N killed it; 1 when rampart itself cannot set up (library missing, bad flags). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are passed on to the command.
 

@@ -1,6 +1,6 @@
 // Runs the protected command: stdio inherited, signals sent to us passed on, and its fate turned
 // into our exit code the way a shell does (its own code, or 128+N when signal N killed it).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -13,7 +13,16 @@ export type ChildOutcome =
 export function runChild(file: string, argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<ChildOutcome> {
   return new Promise((resolve) => {
     const [argv0, ...args] = argv;
-    const child = spawn(file, args, { argv0, env, cwd, stdio: 'inherit' });
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { argv0, env, cwd, stdio: 'inherit' });
+    } catch (err) {
+      // Some failures (EPERM from an outer librampart.so when rampart preload itself runs
+      // preloaded, EACCES) are thrown at once rather than emitted.
+      const errno = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      resolve({ kind: 'failed', errno, message: (err as Error).message });
+      return;
+    }
     // A terminal's Ctrl-C reaches the whole process group, so the command may get SIGINT twice;
     // that is what every launcher that forwards signals does, and `kill <our pid>` must work.
     const forward = (signal: NodeJS.Signals) => {

@@ -83,7 +83,9 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
         say.say(`${name}: command not found`);
         return EXIT_NOT_FOUND;
       }
-      say.say(`cannot run ${name}: ${outcome.message}`);
+      // EPERM: an outer librampart.so (rampart preload run under preload) denied it and has
+      // already written its blocked line.
+      if (outcome.errno !== 'EPERM') say.say(`cannot run ${name}: ${outcome.message}`);
       return EXIT_BLOCKED;
   }
 }

@@ -8,7 +8,7 @@ export type Health =
   | { state: 'unreachable'; reason: string }
   | { state: 'not-rampart'; reason: string };
 
-export async function checkHealth(baseUrl: URL, timeoutMs = 1000): Promise<Health> {
+export async function checkHealth(baseUrl: URL, timeoutMs = 3000): Promise<Health> {
   let reply;
   try {
     reply = await request(new URL('/healthz', baseUrl), { timeoutMs });
@@ -44,7 +44,7 @@ export type Verdict =
   | { kind: 'unreachable'; reason: string }
   | { kind: 'invalid'; status: number; reason: string };
 
-export async function preflight(baseUrl: URL, req: PreflightRequest, timeoutMs = 2000): Promise<Verdict> {
+export async function preflight(baseUrl: URL, req: PreflightRequest, timeoutMs = 5000): Promise<Verdict> {
   const headers: Record<string, string> = {};
   if (req.token) headers.authorization = `Bearer ${req.token}`;
   let reply;

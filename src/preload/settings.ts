@@ -52,13 +52,14 @@ export function urlForChild(url: URL): string {
  * `--fail-open` is a clipanion string option that tolerates being a boolean, so
  * `--fail-open`, `--no-fail-open`, `--fail-open=true` and `--fail-open=false` all work.
  * `--fail-open false -- agent` (the value as the next word) arrives as a bare `--fail-open`
- * followed by the word: take a leading true/false as its value when a command follows it.
+ * followed by the word: a leading true/false is always its value (so `--fail-open false`
+ * alone is a missing-command error, never a run of /bin/false).
  */
 export function resolveFailOpen(flag: string | boolean | undefined, command: string[]): { failOpen: boolean; command: string[] } {
   if (flag === undefined) return { failOpen: true, command };
   if (typeof flag === 'boolean') {
     const [first, ...rest] = command;
-    if (flag && (first === 'true' || first === 'false') && rest.length > 0) {
+    if (flag && (first === 'true' || first === 'false')) {
       return { failOpen: first === 'true', command: rest[0] === '--' ? rest.slice(1) : rest };
     }
     return { failOpen: flag, command };
