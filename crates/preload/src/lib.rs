@@ -1,1 +1,137 @@
-//! librampart.so (work in progress)
+//! librampart.so: the LD_PRELOAD exec guard.
+//!
+//! Every libc entry point that starts a program (`hooks`, plus `c/shim.c` for the variadic execl*)
+//! asks the policy server (`guard` → `client`) before the real call, and fails with EPERM when the
+//! answer is no. The configuration is a snapshot taken when the library loads (`config`); children
+//! get it back even if the agent strips it (`env`). See README.md for why the crate is shaped so.
+
+// A panic inside a hook would fall back to the real function (redhook's catch_unwind): a silent
+// allow. Hooks catch panics themselves, and these lints keep the obvious panic sources out.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod env;
+pub mod ffi;
+pub mod guard;
+mod hooks;
+pub mod output;
+pub mod publish;
+pub mod reentry;
+pub mod wire;
+
+use config::Config;
+use publish::Published;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const VERSION_SIZE: usize = VERSION.len() + 1;
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an out-of-bounds index fails the build"
+)]
+const fn nul_terminated_version() -> [u8; VERSION_SIZE] {
+    let source = VERSION.as_bytes();
+    let mut bytes = [0u8; VERSION_SIZE];
+    let mut i = 0;
+    while i < source.len() {
+        bytes[i] = source[i];
+        i += 1;
+    }
+    bytes
+}
+
+/// The crate version as a NUL-terminated string in .rodata. The native addon reads it straight
+/// from the ELF file (dynsym → file offset) without loading the library: keep it plain data.
+#[allow(non_upper_case_globals, reason = "exported C symbol name")]
+#[unsafe(no_mangle)]
+#[used]
+pub static rampart_preload_version: [u8; VERSION_SIZE] = nul_terminated_version();
+
+static CONFIG: Published<Config> = Published::new();
+
+fn load_config(envp: ffi::CArray) -> Config {
+    // SAFETY: `envp` is the process environment (from the loader or `environ`).
+    let entries = unsafe { ffi::c_array(envp) };
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    Config::from_env(&entries, pid.unsigned_abs(), &ffi::library_path())
+}
+
+/// The configuration snapshot. Normally taken by the constructor; a hook that runs earlier (another
+/// library's constructor calling system()) takes it from `environ`, which at that point is still the
+/// environment the process was started with.
+pub fn config() -> &'static Config {
+    CONFIG.get_or_publish(|| load_config(ffi::current_environ()))
+}
+
+/// Load-time initialisation: snapshot the configuration from the loader's envp, build the HTTP
+/// client settings and resolve every real function now, so that no fork or vfork child ever runs
+/// dlsym (loader lock, calloc) or reads the environment.
+extern "C" fn initialise(_argc: libc::c_int, _argv: ffi::CArray, envp: ffi::CArray) {
+    let _ = std::panic::catch_unwind(|| {
+        let config = CONFIG.get_or_publish(|| {
+            load_config(if envp.is_null() {
+                ffi::current_environ()
+            } else {
+                envp
+            })
+        });
+        let debug = config.debug;
+        // Our own panics are caught and turned into verdicts; the default hook would print a
+        // multi-line report into the program's stderr.
+        std::panic::set_hook(Box::new(move |info| {
+            if debug {
+                output::write_stderr_line(&output::debug_line(
+                    &format!("internal error: {info}").replace('\n', " "),
+                ));
+            }
+        }));
+        client::prepare();
+        hooks::resolve_real_functions();
+        if debug {
+            for note in &config.notes {
+                output::write_stderr_line(&output::debug_line(note));
+            }
+        }
+    });
+}
+
+#[cfg(all(not(test), not(target_os = "macos")))]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INITIALISE: extern "C" fn(libc::c_int, ffi::CArray, ffi::CArray) = initialise;
+
+#[cfg(all(not(test), target_os = "macos"))]
+#[used]
+#[unsafe(link_section = "__DATA,__mod_init_func")]
+static INITIALISE: extern "C" fn(libc::c_int, ffi::CArray, ffi::CArray) = initialise;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_symbol_is_the_crate_version_nul_terminated() {
+        let bytes = super::rampart_preload_version;
+        let (last, text) = bytes.split_last().unwrap_or((&1, &[]));
+        assert_eq!(*last, 0);
+        assert_eq!(text, env!("CARGO_PKG_VERSION").as_bytes());
+    }
+
+    #[test]
+    fn initialise_is_idempotent_and_keeps_the_first_snapshot() {
+        let first = c"RAMPART_AGENT=first";
+        let envp = [first.as_ptr(), std::ptr::null()];
+        super::initialise(0, std::ptr::null(), envp.as_ptr());
+        let second = c"RAMPART_AGENT=second";
+        let envp = [second.as_ptr(), std::ptr::null()];
+        super::initialise(0, std::ptr::null(), envp.as_ptr());
+        assert_eq!(super::config().agent, "first");
+    }
+}

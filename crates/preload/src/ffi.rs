@@ -1,0 +1,254 @@
+//! Small, audited conversions between C pointers and Rust slices, and the few libc queries the
+//! guard needs (file probes, fd paths, errno, environ). Everything above this module works on
+//! plain slices and is unit-tested without FFI.
+
+use std::ffi::{CStr, CString};
+
+use libc::{c_char, c_int};
+
+use crate::command::Probe;
+use crate::env::Entry;
+
+/// A NULL-terminated array of C strings (argv, envp).
+pub type CArray = *const *const c_char;
+
+#[cfg(not(target_os = "macos"))]
+unsafe extern "C" {
+    static environ: CArray;
+}
+
+/// The process environment right now (Node sets it to the child's before execvp).
+pub fn current_environ() -> CArray {
+    #[cfg(not(target_os = "macos"))]
+    // SAFETY: reading the pointer value of libc's `environ`; it is only ever replaced whole.
+    unsafe {
+        environ
+    }
+    #[cfg(target_os = "macos")]
+    {
+        unsafe extern "C" {
+            fn _NSGetEnviron() -> *mut *mut *mut c_char;
+        }
+        // SAFETY: _NSGetEnviron returns the address of the process's environ variable.
+        unsafe { (*_NSGetEnviron()) as CArray }
+    }
+}
+
+pub fn set_errno(errno: c_int) {
+    // SAFETY: the errno location is always valid for the calling thread.
+    unsafe {
+        #[cfg(not(target_os = "macos"))]
+        {
+            *libc::__errno_location() = errno;
+        }
+        #[cfg(target_os = "macos")]
+        {
+            *libc::__error() = errno;
+        }
+    }
+}
+
+fn errno() -> c_int {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// The bytes of a C string, or None for NULL.
+///
+/// # Safety
+/// `text` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub unsafe fn c_bytes<'a>(text: *const c_char) -> Option<&'a [u8]> {
+    if text.is_null() {
+        return None;
+    }
+    // SAFETY: non-null and NUL-terminated per the contract.
+    Some(unsafe { CStr::from_ptr(text) }.to_bytes())
+}
+
+/// The pointers of a NULL-terminated array (without the terminator); NULL gives an empty list.
+///
+/// # Safety
+/// `array` is NULL or points to a NULL-terminated array of pointers.
+pub unsafe fn c_pointers(array: CArray) -> Vec<*const c_char> {
+    let mut pointers = Vec::new();
+    if array.is_null() {
+        return pointers;
+    }
+    let mut index = 0;
+    loop {
+        // SAFETY: the array is NULL-terminated and we stop at the terminator.
+        let item = unsafe { *array.add(index) };
+        if item.is_null() {
+            return pointers;
+        }
+        pointers.push(item);
+        index += 1;
+    }
+}
+
+/// The strings of a NULL-terminated array.
+///
+/// # Safety
+/// As `c_pointers`, and every string outlives `'a`.
+pub unsafe fn c_array<'a>(array: CArray) -> Vec<&'a [u8]> {
+    // SAFETY: forwarded contract; the pointers are non-null entries of the array.
+    unsafe { c_pointers(array) }
+        .into_iter()
+        .filter_map(|p| unsafe { c_bytes(p) })
+        .collect()
+}
+
+fn c_string(bytes: &[u8]) -> Option<CString> {
+    CString::new(bytes).ok()
+}
+
+/// Whether `path` is an executable regular file for the effective user, as execve would see it.
+pub fn probe(path: &[u8]) -> Probe {
+    let Some(path) = c_string(path) else {
+        return Probe::Fails(libc::ENOENT);
+    };
+    // SAFETY: `stat` is plain old data; zeroed is a valid value to be overwritten.
+    let mut status: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `status` is a valid out-pointer.
+    if unsafe { libc::stat(path.as_ptr(), &mut status) } != 0 {
+        return Probe::Fails(errno());
+    }
+    if status.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Probe::Fails(libc::EACCES);
+    }
+    // SAFETY: `path` is NUL-terminated.
+    if unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::X_OK, libc::AT_EACCESS) } != 0 {
+        return Probe::Fails(errno());
+    }
+    Probe::Executable
+}
+
+/// Whether two paths name the same file (device and inode).
+pub fn same_file(a: &[u8], b: &[u8]) -> bool {
+    let identity = |path: &[u8]| {
+        let path = c_string(path)?;
+        // SAFETY: as in `probe`.
+        let mut status: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as in `probe`.
+        (unsafe { libc::stat(path.as_ptr(), &mut status) } == 0).then_some((status.st_dev, status.st_ino))
+    };
+    matches!((identity(a), identity(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The path an open file descriptor refers to (`/proc/self/fd/N` when it cannot be read).
+pub fn fd_path(fd: c_int) -> Vec<u8> {
+    let link = format!("/proc/self/fd/{fd}");
+    std::fs::read_link(&link)
+        .map(|target| std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()).to_vec())
+        .unwrap_or_else(|_| link.into_bytes())
+}
+
+/// The current working directory, for paths relative to AT_FDCWD.
+pub fn cwd() -> Vec<u8> {
+    std::env::current_dir()
+        .map(|dir| std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()).to_vec())
+        .unwrap_or_else(|_| b".".to_vec())
+}
+
+/// The file this library was loaded from.
+pub fn library_path() -> Vec<u8> {
+    // SAFETY: `Dl_info` is plain old data.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let here = library_path as *const () as *const libc::c_void;
+    // SAFETY: `here` is an address inside this library; `info` is a valid out-pointer and its
+    // `dli_fname` stays valid while the library is loaded (forever for a preloaded library).
+    unsafe {
+        if libc::dladdr(here, &mut info) != 0
+            && let Some(name) = c_bytes(info.dli_fname)
+        {
+            return name.to_vec();
+        }
+    }
+    Vec::new()
+}
+
+/// A child environment rebuilt from an `env::plan`: kept entries point into the caller's array,
+/// new ones are owned here. Must outlive the exec/spawn call that uses `as_ptr`.
+pub struct RebuiltEnv {
+    _owned: Vec<CString>,
+    pointers: Vec<*const c_char>,
+}
+
+impl RebuiltEnv {
+    pub fn new(plan: Vec<Entry>, original: &[*const c_char]) -> RebuiltEnv {
+        let mut owned = Vec::new();
+        let mut pointers = Vec::with_capacity(plan.len() + 1);
+        for entry in plan {
+            match entry {
+                Entry::Keep(index) => {
+                    if let Some(pointer) = original.get(index) {
+                        pointers.push(*pointer);
+                    }
+                }
+                Entry::New(bytes) => {
+                    if let Some(text) = c_string(&bytes) {
+                        // The CString's heap buffer does not move when the CString is moved.
+                        pointers.push(text.as_ptr());
+                        owned.push(text);
+                    }
+                }
+            }
+        }
+        pointers.push(std::ptr::null());
+        RebuiltEnv {
+            _owned: owned,
+            pointers,
+        }
+    }
+
+    pub fn as_ptr(&self) -> CArray {
+        self.pointers.as_ptr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_are_read_up_to_the_terminator() {
+        let a = c"A=1";
+        let b = c"B=2";
+        let array = [a.as_ptr(), b.as_ptr(), std::ptr::null()];
+        // SAFETY: a NULL-terminated array of live C strings.
+        let entries = unsafe { c_array(array.as_ptr()) };
+        assert_eq!(entries, vec![&b"A=1"[..], &b"B=2"[..]]);
+        // SAFETY: NULL is allowed.
+        assert!(unsafe { c_array(std::ptr::null()) }.is_empty());
+    }
+
+    #[test]
+    fn rebuilt_env_keeps_and_adds_entries() {
+        let a = c"A=1";
+        let b = c"B=2";
+        let original = [a.as_ptr(), b.as_ptr()];
+        let rebuilt = RebuiltEnv::new(vec![Entry::Keep(1), Entry::New(b"C=3".to_vec())], &original);
+        // SAFETY: as_ptr is a NULL-terminated array of live C strings.
+        let entries = unsafe { c_array(rebuilt.as_ptr()) };
+        assert_eq!(entries, vec![&b"B=2"[..], &b"C=3"[..]]);
+    }
+
+    #[test]
+    fn probe_tells_executables_from_others() {
+        assert_eq!(probe(b"/bin/sh"), Probe::Executable);
+        assert_eq!(probe(b"/nonexistent/x"), Probe::Fails(libc::ENOENT));
+        assert_eq!(
+            probe(b"/tmp"),
+            Probe::Fails(libc::EACCES),
+            "directories are not executables"
+        );
+        assert_eq!(probe(b"/etc/hostname\0x"), Probe::Fails(libc::ENOENT));
+    }
+
+    #[test]
+    fn same_file_compares_inodes() {
+        assert!(same_file(b"/bin/sh", b"/bin/../bin/sh"));
+        assert!(!same_file(b"/bin/sh", b"/nonexistent"));
+    }
+}

@@ -1,0 +1,553 @@
+//! One hook per libc entry point that starts a program. Each hook is thin: it passes nested calls
+//! (from the guard itself) straight through, lets `prepare` decide, then calls the real function —
+//! with the executable that was checked and a restored environment.
+//!
+//! glibc calls its internal copies (`__execve`, `__posix_spawn`), never these symbols, so every
+//! public entry point has its own hook; `c/shim.c` adds the variadic execl, execle and execlp.
+
+use std::ffi::CString;
+use std::iter;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use libc::{FILE, c_char, c_int, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
+use redhook::{hook, real};
+
+use crate::client::Place;
+use crate::command::{self, DEFAULT_PATH, Probe, Resolution, lookup_var};
+use crate::ffi::{self, CArray, RebuiltEnv};
+use crate::guard::{self, Ruling};
+use crate::reentry::{self, InHook};
+
+/// How a hook names the program it is about to run.
+#[derive(Clone, Copy)]
+enum Target {
+    /// A path, run as given (execve, execv, execl, execle, posix_spawn).
+    Path(*const c_char),
+    /// A name searched in PATH (execvp, execvpe, execlp, posix_spawnp); the PATH is taken from the
+    /// child's environment when the call has one.
+    Search(*const c_char, CArray),
+    /// An open file (fexecve).
+    Fd(c_int),
+    /// execveat's directory fd, path and flags.
+    At(c_int, *const c_char, c_int),
+}
+
+/// What the real call runs after an allow; owns the allocations the call points into.
+struct Go {
+    /// The resolved executable (PATH searches), to run exactly what was checked.
+    path: Option<CString>,
+    /// The restored environment, when the child's lost our values.
+    env: Option<RebuiltEnv>,
+}
+
+impl Go {
+    fn path_or(&self, original: *const c_char) -> *const c_char {
+        self.path.as_ref().map_or(original, |path| path.as_ptr())
+    }
+
+    fn env_or(&self, original: CArray) -> CArray {
+        self.env.as_ref().map_or(original, RebuiltEnv::as_ptr)
+    }
+}
+
+enum Prepared {
+    Go(Go),
+    /// Do not run; fail with this errno (EPERM when denied).
+    Refuse(c_int),
+}
+
+/// The executable to show in the command and, for a PATH search, the path to run instead.
+struct Resolved {
+    shown: Vec<u8>,
+    run: Option<CString>,
+}
+
+/// Finds the executable a target names. A path that cannot be executed is not asked about: the
+/// call fails with the errno execve would give (Python tries every PATH entry this way).
+///
+/// # Safety
+/// The pointers in `target` are NULL or valid C strings / NULL-terminated arrays.
+unsafe fn resolve(target: Target) -> Result<Resolved, c_int> {
+    match target {
+        Target::Path(path) => {
+            // SAFETY: per the function contract.
+            let path = unsafe { ffi::c_bytes(path) }.ok_or(libc::EFAULT)?;
+            match ffi::probe(path) {
+                Probe::Executable => Ok(Resolved {
+                    shown: path.to_vec(),
+                    run: None,
+                }),
+                Probe::Fails(errno) => Err(errno),
+            }
+        }
+        Target::Search(file, envp) => {
+            // SAFETY: per the function contract.
+            let file = unsafe { ffi::c_bytes(file) }.ok_or(libc::EFAULT)?;
+            // SAFETY: per the function contract; `current_environ` is the live environment.
+            let child_env = unsafe { ffi::c_array(envp) };
+            // SAFETY: as above.
+            let own_env = unsafe { ffi::c_array(ffi::current_environ()) };
+            let path_var = lookup_var(&child_env, b"PATH")
+                .or_else(|| lookup_var(&own_env, b"PATH"))
+                .unwrap_or(DEFAULT_PATH);
+            match command::resolve_in_path(file, path_var, ffi::probe) {
+                Resolution::Found(found) => {
+                    let run = if *found == *file {
+                        None
+                    } else {
+                        Some(CString::new(found.to_vec()).map_err(|_| libc::ENOENT)?)
+                    };
+                    Ok(Resolved {
+                        shown: found.into_owned(),
+                        run,
+                    })
+                }
+                Resolution::NotFound(errno) => Err(errno),
+            }
+        }
+        Target::Fd(fd) => Ok(Resolved {
+            shown: ffi::fd_path(fd),
+            run: None,
+        }),
+        Target::At(dirfd, path, flags) => {
+            // SAFETY: per the function contract.
+            let path = unsafe { ffi::c_bytes(path) }.unwrap_or_default();
+            let shown = if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+                ffi::fd_path(dirfd)
+            } else if path.starts_with(b"/") {
+                path.to_vec()
+            } else {
+                let mut base = if dirfd == libc::AT_FDCWD {
+                    ffi::cwd()
+                } else {
+                    ffi::fd_path(dirfd)
+                };
+                base.push(b'/');
+                base.extend_from_slice(path);
+                base
+            };
+            Ok(Resolved { shown, run: None })
+        }
+    }
+}
+
+/// Resolves, checks and prepares one exec or spawn. Runs with the in-hook flag set and every panic
+/// caught (a panic becomes the internal-failure ruling, never a silent allow).
+///
+/// # Safety
+/// `target`, `argv` and `envp` hold NULL or valid C strings / NULL-terminated arrays.
+unsafe fn prepare(hook: &'static str, target: Target, argv: CArray, envp: CArray, place: Place) -> Prepared {
+    let config = crate::config();
+    guard::protect(
+        config,
+        || {
+            let _inside = InHook::enter();
+            // SAFETY: per the function contract.
+            let resolved = match unsafe { resolve(target) } {
+                Ok(resolved) => resolved,
+                Err(errno) => return Prepared::Refuse(errno),
+            };
+            // SAFETY: per the function contract.
+            let args = unsafe { ffi::c_array(argv) };
+            let first = command::first_word(args.first().copied(), &resolved.shown, ffi::same_file);
+            let command = command::render(iter::once(first).chain(args.iter().skip(1).copied()));
+            if guard::check(config, hook, &command, place) == Ruling::Deny {
+                return Prepared::Refuse(libc::EPERM);
+            }
+            // SAFETY: per the function contract.
+            let env = unsafe { restored_env(envp) };
+            Prepared::Go(Go {
+                path: resolved.run,
+                env,
+            })
+        },
+        |ruling| match ruling {
+            Ruling::Allow => Prepared::Go(Go {
+                path: None,
+                env: None,
+            }),
+            Ruling::Deny => Prepared::Refuse(libc::EPERM),
+        },
+    )
+}
+
+/// The child environment with the load-time values put back, or None when it already has them.
+///
+/// # Safety
+/// `envp` is NULL or a NULL-terminated array of C strings.
+unsafe fn restored_env(envp: CArray) -> Option<RebuiltEnv> {
+    // SAFETY: per the function contract.
+    let pointers = unsafe { ffi::c_pointers(envp) };
+    // SAFETY: the pointers are non-null entries of a valid array.
+    let entries: Vec<&[u8]> = pointers
+        .iter()
+        .filter_map(|p| unsafe { ffi::c_bytes(*p) })
+        .collect();
+    let plan = crate::env::plan(&crate::config().snapshot, &entries)?;
+    Some(RebuiltEnv::new(plan, &pointers))
+}
+
+/// Checks a shell command (system, popen) and re-asserts the load-time values in this process's
+/// environment, which the real function hands to `/bin/sh`.
+///
+/// system() and popen() run in the parent, so setenv is allowed here. It is not thread-safe
+/// against a concurrent getenv in another thread, so it only runs when the agent changed the
+/// values (rare), never on the common path. Re-implementing system/popen on posix_spawn with a
+/// rebuilt envp would avoid it but would have to reproduce their signal handling and pclose's
+/// bookkeeping exactly.
+///
+/// # Safety
+/// `command` is a valid C string.
+unsafe fn prepare_shell(hook: &'static str, command: *const c_char) -> Result<(), c_int> {
+    let config = crate::config();
+    guard::protect(
+        config,
+        || {
+            let _inside = InHook::enter();
+            // SAFETY: per the function contract.
+            let text =
+                String::from_utf8_lossy(unsafe { ffi::c_bytes(command) }.unwrap_or_default()).into_owned();
+            if guard::check(config, hook, &text, Place::Spawner) == Ruling::Deny {
+                return Err(libc::EPERM);
+            }
+            reassert_environment();
+            Ok(())
+        },
+        |ruling| match ruling {
+            Ruling::Allow => Ok(()),
+            Ruling::Deny => Err(libc::EPERM),
+        },
+    )
+}
+
+fn reassert_environment() {
+    // SAFETY: the live environment is a NULL-terminated array of C strings.
+    let entries = unsafe { ffi::c_array(ffi::current_environ()) };
+    let fixes = crate::env::corrections(&crate::config().snapshot, &entries);
+    drop(entries);
+    for fix in fixes {
+        let Ok(name) = CString::new(fix.name) else {
+            continue;
+        };
+        match fix.value.and_then(|value| CString::new(value).ok()) {
+            // SAFETY: both are valid C strings; we are in the parent process (system/popen).
+            Some(value) => unsafe {
+                libc::setenv(name.as_ptr(), value.as_ptr(), 1);
+            },
+            // SAFETY: as above.
+            None => unsafe {
+                libc::unsetenv(name.as_ptr());
+            },
+        }
+    }
+}
+
+/// The exec family: refuse with -1/errno, or run the real call with the checked executable and the
+/// restored environment.
+///
+/// # Safety
+/// The arguments are what the caller passed to the hooked libc function.
+unsafe fn guarded_exec(hook: &'static str, target: Target, argv: CArray, envp: CArray) -> c_int {
+    // SAFETY: per the function contract.
+    match unsafe { prepare(hook, target, argv, envp, Place::Exec) } {
+        Prepared::Refuse(errno) => {
+            ffi::set_errno(errno);
+            -1
+        }
+        Prepared::Go(go) => {
+            let env = go.env_or(envp);
+            // SAFETY: the real functions with the caller's arguments, or our replacements, which
+            // `go` keeps alive across the call.
+            unsafe {
+                match target {
+                    Target::Path(path) => real!(execve)(path, argv, env),
+                    // execvpe with the resolved path runs exactly what was checked and keeps
+                    // execvp's fallback to /bin/sh for scripts without a #! line.
+                    Target::Search(file, _) => real!(execvpe)(go.path_or(file), argv, env),
+                    Target::Fd(fd) => real!(fexecve)(fd, argv, env),
+                    Target::At(dirfd, path, flags) => real_execveat(dirfd, path, argv, env, flags),
+                }
+            }
+        }
+    }
+}
+
+/// The spawn family: like `guarded_exec`, but errors are returned, not put in errno.
+///
+/// # Safety
+/// The arguments are what the caller passed to posix_spawn/posix_spawnp.
+unsafe fn guarded_spawn(
+    hook: &'static str,
+    pid: *mut pid_t,
+    target: Target,
+    file_actions: *const posix_spawn_file_actions_t,
+    attrp: *const posix_spawnattr_t,
+    argv: CArray,
+    envp: CArray,
+) -> c_int {
+    // SAFETY: per the function contract.
+    match unsafe { prepare(hook, target, argv, envp, Place::Spawner) } {
+        Prepared::Refuse(errno) => errno,
+        Prepared::Go(go) => {
+            let env = go.env_or(envp);
+            // SAFETY: as in `guarded_exec`.
+            unsafe {
+                match target {
+                    Target::Search(file, _) => {
+                        real!(posix_spawnp)(pid, go.path_or(file), file_actions, attrp, argv, env)
+                    }
+                    Target::Path(path) => real!(posix_spawn)(pid, path, file_actions, attrp, argv, env),
+                    Target::Fd(_) | Target::At(..) => libc::EINVAL,
+                }
+            }
+        }
+    }
+}
+
+hook! {
+    unsafe fn execve(path: *const c_char, argv: CArray, envp: CArray) -> c_int => rampart_hook_execve {
+        if reentry::active() {
+            // SAFETY: a nested call from the guard itself goes straight to libc.
+            return unsafe { real!(execve)(path, argv, envp) };
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_exec("execve", Target::Path(path), argv, envp) }
+    }
+}
+
+hook! {
+    unsafe fn execv(path: *const c_char, argv: CArray) -> c_int => rampart_hook_execv {
+        if reentry::active() {
+            // SAFETY: a nested call from the guard itself goes straight to libc.
+            return unsafe { real!(execv)(path, argv) };
+        }
+        // SAFETY: the caller's arguments; execv runs with the current environment.
+        unsafe { guarded_exec("execv", Target::Path(path), argv, ffi::current_environ()) }
+    }
+}
+
+hook! {
+    unsafe fn execvp(file: *const c_char, argv: CArray) -> c_int => rampart_hook_execvp {
+        if reentry::active() {
+            // SAFETY: a nested call from the guard itself goes straight to libc.
+            return unsafe { real!(execvp)(file, argv) };
+        }
+        let env = ffi::current_environ();
+        // SAFETY: the caller's arguments; Node sets `environ` to the child's before execvp.
+        unsafe { guarded_exec("execvp", Target::Search(file, env), argv, env) }
+    }
+}
+
+hook! {
+    unsafe fn execvpe(file: *const c_char, argv: CArray, envp: CArray) -> c_int => rampart_hook_execvpe {
+        if reentry::active() {
+            // SAFETY: a nested call from the guard itself goes straight to libc.
+            return unsafe { real!(execvpe)(file, argv, envp) };
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_exec("execvpe", Target::Search(file, envp), argv, envp) }
+    }
+}
+
+hook! {
+    unsafe fn fexecve(fd: c_int, argv: CArray, envp: CArray) -> c_int => rampart_hook_fexecve {
+        if reentry::active() {
+            // SAFETY: a nested call from the guard itself goes straight to libc.
+            return unsafe { real!(fexecve)(fd, argv, envp) };
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_exec("fexecve", Target::Fd(fd), argv, envp) }
+    }
+}
+
+hook! {
+    unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: CArray, envp: CArray, flags: c_int) -> c_int => rampart_hook_execveat {
+        if reentry::active() {
+            // SAFETY: a nested call from the guard itself goes straight to libc.
+            return unsafe { real_execveat(dirfd, path, argv, envp, flags) };
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_exec("execveat", Target::At(dirfd, path, flags), argv, envp) }
+    }
+}
+
+hook! {
+    unsafe fn posix_spawn(
+        pid: *mut pid_t,
+        path: *const c_char,
+        file_actions: *const posix_spawn_file_actions_t,
+        attrp: *const posix_spawnattr_t,
+        argv: CArray,
+        envp: CArray
+    ) -> c_int => rampart_hook_posix_spawn {
+        if reentry::active() {
+            // SAFETY: a nested call from the guard itself goes straight to libc.
+            return unsafe { real!(posix_spawn)(pid, path, file_actions, attrp, argv, envp) };
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_spawn("posix_spawn", pid, Target::Path(path), file_actions, attrp, argv, envp) }
+    }
+}
+
+hook! {
+    unsafe fn posix_spawnp(
+        pid: *mut pid_t,
+        file: *const c_char,
+        file_actions: *const posix_spawn_file_actions_t,
+        attrp: *const posix_spawnattr_t,
+        argv: CArray,
+        envp: CArray
+    ) -> c_int => rampart_hook_posix_spawnp {
+        if reentry::active() {
+            // SAFETY: a nested call from the guard itself goes straight to libc.
+            return unsafe { real!(posix_spawnp)(pid, file, file_actions, attrp, argv, envp) };
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_spawn("posix_spawnp", pid, Target::Search(file, envp), file_actions, attrp, argv, envp) }
+    }
+}
+
+hook! {
+    unsafe fn system(command: *const c_char) -> c_int => rampart_hook_system {
+        // system(NULL) only asks whether a shell exists.
+        if command.is_null() || reentry::active() {
+            // SAFETY: the caller's argument, straight to libc.
+            return unsafe { real!(system)(command) };
+        }
+        // SAFETY: `command` is the caller's non-null C string.
+        match unsafe { prepare_shell("system", command) } {
+            // SAFETY: the caller's argument.
+            Ok(()) => unsafe { real!(system)(command) },
+            Err(errno) => {
+                ffi::set_errno(errno);
+                -1
+            }
+        }
+    }
+}
+
+hook! {
+    unsafe fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE => rampart_hook_popen {
+        if command.is_null() || reentry::active() {
+            // SAFETY: the caller's arguments, straight to libc.
+            return unsafe { real!(popen)(command, mode) };
+        }
+        // SAFETY: `command` is the caller's non-null C string.
+        match unsafe { prepare_shell("popen", command) } {
+            // SAFETY: the caller's arguments.
+            Ok(()) => unsafe { real!(popen)(command, mode) },
+            Err(errno) => {
+                ffi::set_errno(errno);
+                std::ptr::null_mut()
+            }
+        }
+    }
+}
+
+/// execveat exists only since glibc 2.34: 0 = not looked up yet, 1 = present, 2 = missing.
+static EXECVEAT_STATE: AtomicU8 = AtomicU8::new(0);
+
+fn symbol_exists(name: &std::ffi::CStr) -> bool {
+    // SAFETY: `name` is a valid C string; RTLD_NEXT looks past this library.
+    !unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) }.is_null()
+}
+
+/// The real execveat, or ENOSYS where libc has none (redhook would abort on a missing symbol).
+///
+/// # Safety
+/// The arguments of an execveat call.
+unsafe fn real_execveat(
+    dirfd: c_int,
+    path: *const c_char,
+    argv: CArray,
+    envp: CArray,
+    flags: c_int,
+) -> c_int {
+    if EXECVEAT_STATE.load(Ordering::Acquire) == 0 {
+        let state = if symbol_exists(c"execveat") { 1 } else { 2 };
+        EXECVEAT_STATE.store(state, Ordering::Release);
+    }
+    if EXECVEAT_STATE.load(Ordering::Acquire) == 2 {
+        ffi::set_errno(libc::ENOSYS);
+        return -1;
+    }
+    // SAFETY: the symbol exists, so redhook's lookup succeeds.
+    unsafe { real!(execveat)(dirfd, path, argv, envp, flags) }
+}
+
+/// Resolves every real function now (called from the constructor). redhook resolves lazily under a
+/// `Once`; doing it at load keeps dlsym out of fork/vfork children. A symbol libc lacks is skipped
+/// (looking it up through redhook would abort).
+pub fn resolve_real_functions() {
+    macro_rules! warm {
+        ($($name:ident),*) => {
+            $(
+                if symbol_exists(&std::ffi::CString::new(stringify!($name)).unwrap_or_default()) {
+                    let _ = real!($name);
+                }
+            )*
+        };
+    }
+    warm!(
+        execve,
+        execv,
+        execvp,
+        execvpe,
+        fexecve,
+        posix_spawn,
+        posix_spawnp,
+        system,
+        popen
+    );
+    let execveat_state = if symbol_exists(c"execveat") {
+        let _ = real!(execveat);
+        1
+    } else {
+        2
+    };
+    EXECVEAT_STATE.store(execveat_state, Ordering::Release);
+}
+
+/// The Rust side of execl and execle (c/shim.c): the argv is already flattened; `envp` is
+/// `environ` for execl.
+///
+/// # Safety
+/// Called only by the shim with execl/execle's arguments.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rampart_shim_execve(
+    hook: *const c_char,
+    path: *const c_char,
+    argv: CArray,
+    envp: CArray,
+) -> c_int {
+    // SAFETY: the shim passes a string literal.
+    let hook = match unsafe { ffi::c_bytes(hook) } {
+        Some(b"execle") => "execle",
+        _ => "execl",
+    };
+    if reentry::active() {
+        // SAFETY: a nested call goes straight to libc.
+        return unsafe { real!(execve)(path, argv, envp) };
+    }
+    // SAFETY: the caller's arguments.
+    unsafe { guarded_exec(hook, Target::Path(path), argv, envp) }
+}
+
+/// The Rust side of execlp (c/shim.c).
+///
+/// # Safety
+/// Called only by the shim with execlp's arguments.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rampart_shim_execvp(
+    _hook: *const c_char,
+    file: *const c_char,
+    argv: CArray,
+) -> c_int {
+    let env = ffi::current_environ();
+    if reentry::active() {
+        // SAFETY: a nested call goes straight to libc.
+        return unsafe { real!(execvpe)(file, argv, env) };
+    }
+    // SAFETY: the caller's arguments.
+    unsafe { guarded_exec("execlp", Target::Search(file, env), argv, env) }
+}
