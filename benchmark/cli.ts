@@ -62,6 +62,27 @@ async function main() {
     console.log(`    of which node itself (node -e 0):         ${m['node -e 0']!.toFixed(1)} ms`);
     console.log(`    rampart's own work beyond bare node:      ${overNode.toFixed(1)} ms`);
     console.log(`  ratio preload / bare node:                  ${(m['rampart preload -- /bin/true']! / m['node -e 0']!).toFixed(2)}x`);
+
+    // Where start-up goes: every command module is imported when the CLI starts (src/cli.ts
+    // registers them all), so a module that imports its implementation eagerly costs everyone.
+    const baselineArgv = [process.execPath, '--input-type=module', '-e', "await import('clipanion')"];
+    const importRuns = 5;
+    const commandsDir = path.join(repoRoot, 'dist', 'commands');
+    const files = fs
+      .readdirSync(commandsDir, { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.js') && name !== 'index.js' && name !== 'options.js');
+    const base: number[] = [];
+    const costs = new Map<string, number[]>(files.map((name) => [name, []]));
+    for (let i = 0; i < importRuns; i++) {
+      base.push(timeOnce(baselineArgv, env));
+      for (const name of files) {
+        const url = new URL(`file://${path.join(commandsDir, name)}`).href;
+        costs.get(name)!.push(timeOnce([process.execPath, '--input-type=module', '-e', `await import('clipanion'); await import('${url}')`], env));
+      }
+    }
+    console.log(`Import cost of each command module at start-up (median of ${importRuns}, ms over node + clipanion):`);
+    const rows = [...costs].map(([name, values]) => [name, median(values) - median(base)] as const).sort((a, b) => b[1] - a[1]);
+    for (const [name, cost] of rows) console.log(`  commands/${name.padEnd(24)} ${cost.toFixed(1)}`);
   } finally {
     server.kill('SIGTERM');
     fs.rmSync(home, { recursive: true, force: true });

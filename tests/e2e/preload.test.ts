@@ -255,6 +255,22 @@ test.serial('a statically linked target gets a warning naming rampart wrap; refu
   t.is(refused.code, 126);
   t.is(refused.stdout, '');
   t.regex(refused.stderr, /refusing to run .*statically linked.*rampart wrap/);
+
+  // A script is judged by its interpreter.
+  const script = path.join(dir, 'script');
+  fs.writeFileSync(script, `#!${binary}\n`, { mode: 0o755 });
+  const viaScript = await preload(['--', script]);
+  t.is(viaScript.code, 5);
+  t.is(viaScript.stderr, `rampart: warning: ${binary} is statically linked; LD_PRELOAD cannot protect it — use: rampart wrap -- ${script}\n`);
+});
+
+test.serial('a setuid target gets a warning naming rampart wrap', async (t) => {
+  const binary = path.join(tempDir('rampart-e2e-setuid-'), 'true-setuid');
+  fs.copyFileSync('/bin/true', binary);
+  fs.chmodSync(binary, 0o4755);
+  const result = await preload(['--', binary]);
+  t.is(result.code, 0);
+  t.is(result.stderr, `rampart: warning: ${binary} is setuid, so the loader ignores LD_PRELOAD for it — use: rampart wrap -- ${binary}\n`);
 });
 
 test.serial('bad flags: a bad mode, port or fail-open value, or no command, is a usage error (exit 1)', async (t) => {
