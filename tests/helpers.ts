@@ -14,10 +14,15 @@ export const cliPath = path.join(repoRoot, 'dist', 'cli.js');
 export const libraryPath = path.join(repoRoot, 'target', 'release', 'librampart.so');
 export const upstreamFixtures = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'upstream');
 
+const tempDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** A fresh temporary directory, removed when the process exits. */
 export function tempDir(prefix = 'rampart-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 
