@@ -1,0 +1,42 @@
+// The launcher's pure pieces: quoting (must match librampart.so), flag parsing, the child's
+// LD_PRELOAD, and where the server URL comes from.
+import test from 'ava';
+import { preloadValue } from '../environment.ts';
+import { shellQuote } from '../quote.ts';
+import { resolveFailOpen, serverAddress } from '../settings.ts';
+
+test('argv is quoted the way librampart.so quotes it (product page: /bin/bash -c "ls -la")', (t) => {
+  t.is(shellQuote(['/bin/bash', '-c', 'ls -la']), '/bin/bash -c "ls -la"');
+  t.is(shellQuote(['rm', '-rf', '/']), 'rm -rf /');
+  t.is(shellQuote(['echo', '']), 'echo ""');
+  t.is(shellQuote(['sh', '-c', 'echo $HOME']), "sh -c 'echo $HOME'");
+  t.is(shellQuote(['sh', '-c', "it's $x"]), `sh -c 'it'\\''s $x'`);
+  t.is(shellQuote(['a=b', 'c=d']), '"a=b" c=d');
+});
+
+test('--fail-open: every spelling, and a bad value is a usage error', (t) => {
+  t.deepEqual(resolveFailOpen(undefined, ['x']), { failOpen: true, command: ['x'] });
+  t.deepEqual(resolveFailOpen('false', ['x']), { failOpen: false, command: ['x'] });
+  t.deepEqual(resolveFailOpen('true', ['x']), { failOpen: true, command: ['x'] });
+  t.deepEqual(resolveFailOpen(false, ['x']), { failOpen: false, command: ['x'] });
+  t.deepEqual(resolveFailOpen(true, ['x']), { failOpen: true, command: ['x'] });
+  t.deepEqual(resolveFailOpen(true, ['false', '--', 'x']), { failOpen: false, command: ['x'] });
+  t.deepEqual(resolveFailOpen(true, ['false']), { failOpen: false, command: [] });
+  t.throws(() => resolveFailOpen('maybe', ['x']), { message: /expected true or false \(got "maybe"\)/ });
+});
+
+test('LD_PRELOAD: ours first, others kept, no second librampart.so', (t) => {
+  t.is(preloadValue('/h/librampart.so', undefined), '/h/librampart.so');
+  t.is(preloadValue('/h/librampart.so', '/a.so /old/librampart.so:/b.so'), '/h/librampart.so:/a.so:/b.so');
+  t.is(preloadValue('/h/librampart.so', '/h/librampart.so'), '/h/librampart.so');
+});
+
+test('server URL precedence: --port, then RAMPART_URL, then the default (the only autostart case)', (t) => {
+  t.is(serverAddress(8080, { RAMPART_URL: 'http://127.0.0.1:1' }).url.href, 'http://127.0.0.1:8080/');
+  const fromEnv = serverAddress(undefined, { RAMPART_URL: 'http://127.0.0.1:1234' });
+  t.is(fromEnv.source, 'env');
+  t.is(fromEnv.port, 1234);
+  t.deepEqual({ ...serverAddress(undefined, {}), url: undefined }, { url: undefined, source: 'default', port: 9090 });
+  t.throws(() => serverAddress(undefined, { RAMPART_URL: 'http://u:p@127.0.0.1:1' }), { message: /must not carry a user or password/ });
+  t.throws(() => serverAddress(undefined, { RAMPART_URL: 'not a url' }), { message: /RAMPART_URL is not a URL/ });
+});
