@@ -123,11 +123,11 @@ function native(): NativeBinding {
     loaded = requireFromPackage(bindingPath) as NativeBinding;
   } catch (error) {
     loadError = new NativeUnavailableError(
-      `rampart's native addon could not be loaded: the platform package ${platformPackage} is not installed ` +
-        `and no locally built native/rampart.${platformTag}.node exists (${loaderReason(error)}). ` +
-        `Reinstall rampart with optional dependencies (npm install rampart), or build from source: ` +
-        `git clone <the rampart repository> && cd rampart && npm install ` +
-        `(it runs napi build for the addon and cargo build --release -p rampart-preload for librampart.so).`,
+      `the platform package ${platformPackage} is not installed: it carries librampart.so and the native ` +
+        `addon for ${platformTag}, and no locally built native/rampart.${platformTag}.node exists ` +
+        `(${loaderReason(error)}). Reinstall rampart with its optional dependencies (npm install rampart, ` +
+        `without --omit=optional), or build from source: in a checkout of the rampart repository run ` +
+        `npm install (it builds the addon with napi build and librampart.so with cargo build --release -p rampart-preload).`,
     );
     throw loadError;
   }

@@ -1,17 +1,18 @@
 // Finding and checking librampart.so before anything runs: a missing or wrong library must stop
 // us with instructions, not silently run the agent unprotected.
-import { locateLibrary, verifyLibrary } from '../native/index.ts';
+import { locateLibrary, NativeUnavailableError, verifyLibrary } from '../native/index.ts';
 import { VERSION } from '../version.ts';
 
 export type LibraryCheck =
   | { ok: true; path: string; version: string; origin: string }
-  | { ok: false; headline: string; details: string[]; searched: string[] };
+  | { ok: false; headline: string; details: string[]; searched: string[]; nativeMissing?: boolean };
 
 export function checkLibrary(): LibraryCheck {
   let located;
   try {
     located = locateLibrary();
   } catch (err) {
+    if (err instanceof NativeUnavailableError) return { ok: false, headline: err.message, details: [], searched: [], nativeMissing: true };
     return { ok: false, headline: 'cannot look for librampart.so', details: [(err as Error).message], searched: [] };
   }
   const searched = located.searched.map((candidate) => candidate.path);
@@ -31,6 +32,8 @@ export function checkLibrary(): LibraryCheck {
 
 /** The product page's troubleshooting advice, with what we actually looked at. */
 export function libraryTroubleshooting(problem: Extract<LibraryCheck, { ok: false }>): string[] {
+  // Without the addon `rampart lib install` cannot work either: the headline already says what to do.
+  if (problem.nativeMissing) return [`rampart: ${problem.headline}`];
   return [
     `rampart: ${problem.headline}`,
     ...problem.details.map((line) => `  problem: ${line}`),
