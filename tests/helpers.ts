@@ -76,3 +76,40 @@ export function run(
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: { timeoutMs?: number; cwd?: string } = {}) {
   return run(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, ...options });
 }
+
+/**
+ * Runs `fn` while holding a machine-wide lock on the default port 9090, so test files that
+ * exercise the real server autostart (run by ava in parallel processes) never race for it.
+ * The lock is a directory (mkdir is atomic) holding the owner's pid; a dead owner's lock is taken over.
+ */
+export async function withDefaultPortLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(os.tmpdir(), 'rampart-test-port-9090.lock');
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(fs.readFileSync(path.join(lock, 'pid'), { encoding: 'utf8', flag: 'a+' }));
+      if (owner > 0 && !isAlive(owner)) fs.rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock} (held by pid ${owner})`);
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

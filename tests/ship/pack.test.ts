@@ -6,7 +6,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort, repoRoot, run, tempDir } from '../helpers.ts';
+import { freePort, repoRoot, run, tempDir, withDefaultPortLock } from '../helpers.ts';
 
 const POLICY = `version: "1"
 default_action: allow
@@ -103,56 +103,58 @@ test('the main tarball ships the CLI and policies but no build tree, tests, addo
   t.deepEqual(platformFiles, ['package/librampart.so', 'package/package.json', 'package/rampart.linux-x64-gnu.node'].sort());
 });
 
-test('installed offline from the tarballs, npx rampart preload protects a Node and a Python agent', async (t) => {
-  const p = await project([mainTarball, platformTarball]);
-  t.true(fs.existsSync(path.join(p.dir, 'node_modules', '@rampart', 'core-linux-x64-gnu', 'librampart.so')));
-  t.false(fs.realpathSync(path.join(p.dir, 'node_modules', 'rampart')).startsWith(repoRoot));
-  fs.mkdirSync(path.join(p.home, '.rampart', 'policies'), { recursive: true });
-  fs.writeFileSync(path.join(p.home, '.rampart', 'policies', 'ship.yaml'), POLICY);
-  fs.writeFileSync(path.join(p.dir, 'agent.js'), NODE_AGENT);
-  fs.writeFileSync(path.join(p.dir, 'agent.py'), PYTHON_AGENT);
-  const marks = tempDir('rampart-ship-marks-');
+test('installed offline from the tarballs, npx rampart preload protects a Node and a Python agent', async (t) =>
+  // The real autostart uses 127.0.0.1:9090, as do the preload end-to-end tests in another ava process.
+  withDefaultPortLock(async () => {
+    const p = await project([mainTarball, platformTarball]);
+    t.true(fs.existsSync(path.join(p.dir, 'node_modules', '@rampart', 'core-linux-x64-gnu', 'librampart.so')));
+    t.false(fs.realpathSync(path.join(p.dir, 'node_modules', 'rampart')).startsWith(repoRoot));
+    fs.mkdirSync(path.join(p.home, '.rampart', 'policies'), { recursive: true });
+    fs.writeFileSync(path.join(p.home, '.rampart', 'policies', 'ship.yaml'), POLICY);
+    fs.writeFileSync(path.join(p.dir, 'agent.js'), NODE_AGENT);
+    fs.writeFileSync(path.join(p.dir, 'agent.py'), PYTHON_AGENT);
+    const marks = tempDir('rampart-ship-marks-');
 
-  // The real autostart needs 127.0.0.1:9090; on a machine where it is taken, start a server ourselves.
-  const autostart = await isPortFree(9090);
-  let portFlag: string[] = [];
-  if (!autostart) {
-    const port = await freePort();
-    t.log(`127.0.0.1:9090 is busy here: autostart not exercised; using rampart serve -b --port ${port}`);
-    const started = await npx(p, ['serve', '-b', '--port', String(port)]);
-    t.is(started.code, 0, started.stderr);
-    portFlag = ['--port', String(port)];
-  }
-  try {
-    const node = await npx(p, ['preload', ...portFlag, '--', 'node', 'agent.js', marks]);
-    t.is(node.code, 0, node.stderr);
-    if (autostart) t.regex(node.stderr, /^rampart: started policy server on http:\/\/127\.0\.0\.1:9090 /m);
-    t.regex(node.stdout, /node denied: EPERM/);
-    t.regex(node.stdout, /node allowed: ran/);
-    t.true(node.stderr.split('\n').includes('rampart: blocked — ship test forbids this'), node.stderr);
-    t.false(fs.existsSync(path.join(marks, 'node-forbidden-marker')));
-    t.true(fs.existsSync(path.join(marks, 'node-allowed-ran')));
+    // The real autostart needs 127.0.0.1:9090; on a machine where it is taken, start a server ourselves.
+    const autostart = await isPortFree(9090);
+    let portFlag: string[] = [];
+    if (!autostart) {
+      const port = await freePort();
+      t.log(`127.0.0.1:9090 is busy here: autostart not exercised; using rampart serve -b --port ${port}`);
+      const started = await npx(p, ['serve', '-b', '--port', String(port)]);
+      t.is(started.code, 0, started.stderr);
+      portFlag = ['--port', String(port)];
+    }
+    try {
+      const node = await npx(p, ['preload', ...portFlag, '--', 'node', 'agent.js', marks]);
+      t.is(node.code, 0, node.stderr);
+      if (autostart) t.regex(node.stderr, /^rampart: started policy server on http:\/\/127\.0\.0\.1:9090 /m);
+      t.regex(node.stdout, /node denied: EPERM/);
+      t.regex(node.stdout, /node allowed: ran/);
+      t.true(node.stderr.split('\n').includes('rampart: blocked — ship test forbids this'), node.stderr);
+      t.false(fs.existsSync(path.join(marks, 'node-forbidden-marker')));
+      t.true(fs.existsSync(path.join(marks, 'node-allowed-ran')));
 
-    const python = await npx(p, ['preload', ...portFlag, '--', 'python3', 'agent.py', marks]);
-    t.is(python.code, 0, python.stderr);
-    t.regex(python.stdout, /python denied: errno 1\b/);
-    t.regex(python.stdout, /python allowed: ran/);
-    t.true(python.stderr.split('\n').includes('rampart: blocked — ship test forbids this'), python.stderr);
-    t.false(fs.existsSync(path.join(marks, 'py-forbidden-marker')));
-    t.true(fs.existsSync(path.join(marks, 'py-allowed-ran')));
-  } finally {
-    const stopped = await npx(p, ['serve', 'stop']);
-    t.is(stopped.code, 0, stopped.stdout + stopped.stderr);
-  }
+      const python = await npx(p, ['preload', ...portFlag, '--', 'python3', 'agent.py', marks]);
+      t.is(python.code, 0, python.stderr);
+      t.regex(python.stdout, /python denied: errno 1\b/);
+      t.regex(python.stdout, /python allowed: ran/);
+      t.true(python.stderr.split('\n').includes('rampart: blocked — ship test forbids this'), python.stderr);
+      t.false(fs.existsSync(path.join(marks, 'py-forbidden-marker')));
+      t.true(fs.existsSync(path.join(marks, 'py-allowed-ran')));
+    } finally {
+      const stopped = await npx(p, ['serve', 'stop']);
+      t.is(stopped.code, 0, stopped.stdout + stopped.stderr);
+    }
 
-  const lib = await npx(p, ['lib', 'install']);
-  t.is(lib.code, 0, lib.stdout + lib.stderr);
-  const installedLib = path.join(p.home, '.rampart', 'lib', 'librampart.so');
-  t.deepEqual(
-    fs.readFileSync(installedLib),
-    fs.readFileSync(path.join(p.dir, 'node_modules', '@rampart', 'core-linux-x64-gnu', 'librampart.so')),
-  );
-});
+    const lib = await npx(p, ['lib', 'install']);
+    t.is(lib.code, 0, lib.stdout + lib.stderr);
+    const installedLib = path.join(p.home, '.rampart', 'lib', 'librampart.so');
+    t.deepEqual(
+      fs.readFileSync(installedLib),
+      fs.readFileSync(path.join(p.dir, 'node_modules', '@rampart', 'core-linux-x64-gnu', 'librampart.so')),
+    );
+  }));
 
 test('without the platform package, rampart says which package is missing and how to build from source', async (t) => {
   const p = await project([mainTarball]);
