@@ -36,7 +36,13 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
   if (settings.mode === 'disabled') say.debug(`server: ${url} not contacted (mode disabled)`);
   else await ensureServer(settings, say);
 
-  const token = resolveClientToken(settings.tokenFlag);
+  let token: ClientToken | undefined;
+  try {
+    token = resolveClientToken(settings.tokenFlag);
+  } catch (err) {
+    say.say(`${(err as Error).message}; fix its permissions, or pass --token / set RAMPART_TOKEN`);
+    return EXIT_SETUP_FAILED;
+  }
   say.debug(`token: ${describeToken(token)}`);
   say.debug(`mode: ${settings.mode}`);
   say.debug(`fail-open: ${settings.failOpen}`);
