@@ -3,6 +3,7 @@
 // side by side (round-robin, so machine noise hits every variant alike). Run after npm run build.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,9 +26,19 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 async function main() {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rampart-bench-cli-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
   delete env.RAMPART_URL;
   delete env.RAMPART_TOKEN;

@@ -392,3 +392,17 @@ test.serial('a server that accepts and never answers, or answers 5xx, follows fa
     t.regex(closed.stderr, /^rampart: blocked — policy server unreachable at .* and --fail-open=false$/m);
   }
 });
+
+test.serial('rampart preload itself running under an outer preload: an outer denial is exit 126, never a crash', async (t) => {
+  const outer = await fakeServer(t, (res) => res.end('{"allowed":false,"message":"outer policy says no"}'));
+  const library = path.join(home.dir, '.rampart', 'lib', 'librampart.so');
+  const result = await preload(['--token', server.token, '--', 'echo', 'should-not-run'], {
+    LD_PRELOAD: library,
+    RAMPART_URL: `http://127.0.0.1:${outer}`,
+    RAMPART_TOKEN: 'outer-token',
+  });
+  t.is(result.code, 126, result.stderr);
+  t.is(result.stdout, '');
+  t.regex(result.stderr, /^rampart: blocked — outer policy says no$/m);
+  t.notRegex(result.stderr, /Internal Error|at .*\.js:\d+/);
+});
