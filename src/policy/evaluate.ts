@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { GlobSet } from './glob.ts';
 import type { PolicySet } from './load.ts';
 import type { Condition, Policy, Rule } from './model.ts';
-import { alternates, analyze, envAssignments, normalize, posixBody, rmAliases, sanitize, splitCommand, type Analysis } from './shell.ts';
+import { Prefilter } from './prefilter.ts';
+import { alternates, analyze, clearShellCaches, envAssignments, normalize, posixBody, rmAliases, sanitize, splitCommand, type Analysis } from './shell.ts';
 import type { Action, Decision, EvaluateOptions, ToolCall } from './types.ts';
 
 /** Longest value (UTF-8 bytes) of a matched field; longer calls are denied before matching. */
@@ -85,9 +86,20 @@ interface CallView {
   state: EngineState | undefined;
   analysis?: Analysis;
   restrictiveSubjects?: { subjects: string[]; tooManyAliases: boolean };
+  /** Which rules the exec command can possibly match (undefined: evaluate every rule). */
+  prefilter?: Prefilter;
+  /** Token of the prefilter's scan of this command. */
+  scan?: number;
 }
 
-type ExtraOptions = EvaluateOptions & { state?: EngineState };
+/** Engine-internal options (the server passes `state`; tests and benchmarks the rest). */
+export interface ExtraOptions extends EvaluateOptions {
+  state?: EngineState;
+  /** Skip rules the command cannot match (default true). Off only to check it changes nothing. */
+  prefilter?: boolean;
+  /** Remember and reuse whole decisions (default true). */
+  decisionCache?: boolean;
+}
 
 export function evaluate(set: PolicySet, call: ToolCall, opts: ExtraOptions = {}): Decision {
   const started = process.hrtime.bigint();
@@ -128,7 +140,7 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
   // depth in scope) is remembered: agents repeat commands, and the work is in the analysis.
   const params0 = asRecord(call.params);
   const workdir = typeof params0.workdir === 'string' ? params0.workdir : typeof params0.cwd === 'string' ? params0.cwd : '';
-  const cacheKey = isStateless(inScope) ? [call.agent, call.session, tool, command, pathValue, url, domain, workdir].join('\0') : undefined;
+  const cacheKey = opts.decisionCache !== false && isStateless(inScope) ? [call.agent, call.session, tool, command, pathValue, url, domain, workdir].join('\0') : undefined;
   if (cacheKey !== undefined) {
     const cached = decisionCache.get(set)?.get(cacheKey);
     if (cached) {
@@ -137,6 +149,10 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
     }
   }
   const view: CallView = { call, tool, isExec, command, path: pathValue, url, domain, now, state: opts.state };
+  if (isExec && command !== '' && opts.prefilter !== false && inScope.length > 0) {
+    view.prefilter = prefilterFor(inScope);
+    view.scan = view.prefilter.scan(command);
+  }
   const decision = decideInScope(set, inScope, view, opts);
   if (cacheKey !== undefined) {
     let bySet = decisionCache.get(set);
@@ -146,7 +162,24 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
   return decision;
 }
 
-const decisionCache = new WeakMap<PolicySet, Map<string, Omit<Decision, 'evalDurationUs'>>>();
+let decisionCache = new WeakMap<PolicySet, Map<string, Omit<Decision, 'evalDurationUs'>>>();
+const prefilters = new WeakMap<Policy[], Prefilter>();
+
+function prefilterFor(inScope: Policy[]): Prefilter {
+  let prefilter = prefilters.get(inScope);
+  if (prefilter === undefined) prefilters.set(inScope, (prefilter = new Prefilter(inScope)));
+  return prefilter;
+}
+
+/**
+ * Forgets everything remembered about commands (decisions, analyses); keeps what was
+ * precomputed per policy set. The benchmark uses it to time never-seen commands.
+ */
+export function clearCommandCaches(): void {
+  for (const cache of [containsSpellingsCache, restrictiveSubjectsCache, envAssignmentsCache, componentCandidatesCache]) cache.clear();
+  decisionCache = new WeakMap();
+  clearShellCaches();
+}
 const statelessCache = new WeakMap<Policy[], boolean>();
 
 /** True when no in-scope rule depends on anything but the call's text fields. */
@@ -169,7 +202,8 @@ function decideInScope(set: PolicySet, inScope: Policy[], view: CallView, opts: 
   let durableAllow: { policy: Policy; rule: Rule } | undefined;
   for (let i = 0; i < inScope.length; i++) {
     const policy = inScope[i]!;
-    const rule = firstMatchingRule(policy, view);
+    if (view.scan !== undefined && !view.prefilter!.mayMatchPolicy(view.scan, i)) continue;
+    const rule = firstMatchingRule(policy, i, view);
     if (!rule) continue;
     if (rule.action === 'deny') {
       const names = [...fired.map((f) => f.policy.name), policy.name, ...inScope.slice(i + 1).map((p) => p.name)];
@@ -287,8 +321,11 @@ function inPolicyScope(policy: Policy, agent: string, session: string, tool: str
 }
 
 /** §2.2 step 4: the first non-expired rule whose condition matches decides the policy. */
-function firstMatchingRule(policy: Policy, view: CallView): Rule | undefined {
-  for (const rule of policy.rules) {
+function firstMatchingRule(policy: Policy, policyIndex: number, view: CallView): Rule | undefined {
+  const { rules } = policy;
+  for (let r = 0; r < rules.length; r++) {
+    const rule = rules[r]!;
+    if (view.scan !== undefined && !view.prefilter!.mayMatchRule(view.scan, policyIndex, r)) continue;
     if (rule.expiresAt !== undefined && view.now > rule.expiresAt.getTime()) continue;
     if (rule.once && view.state?.isConsumed(rule)) continue;
     if (rule.when === undefined || conditionMatches(rule.when, rule.action, view)) return rule;

@@ -387,6 +387,13 @@ function tokenizeSegment(segment: string): { words: string[]; dialect: Dialect }
 }
 
 const normalizeCache = new Map<string, string>();
+const analysisCache = new Map<string, Analysis>();
+
+/** Forgets every remembered normalization and analysis (benchmarks of never-seen commands). */
+export function clearShellCaches(): void {
+  normalizeCache.clear();
+  analysisCache.clear();
+}
 
 /** §4.4 Normalize(cmd). */
 export function normalize(command: string): string {
@@ -457,8 +464,6 @@ export interface Analysis {
   components: string[];
   composite: boolean;
 }
-
-const analysisCache = new Map<string, Analysis>();
 
 export function analyze(raw: string): Analysis {
   const cached = analysisCache.get(raw);

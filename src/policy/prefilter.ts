@@ -1,0 +1,223 @@
+// A conservative prefilter for exec commands: before a rule's command condition is evaluated
+// (shell analysis, hundreds of globs), check that the command could possibly match it at all.
+//
+// Every spelling the matcher tests (raw text, components, normalizations, POSIX bodies,
+// alternates, rm/find aliases, subcommand bodies, assigned variable names) is built from the
+// raw command by only these edits: cutting it into pieces, dropping whole words, trimming
+// the ends of words, joining words with " ", " && " or "/", lower-casing, deleting quoting
+// characters (' " \ ^ ` and backslash-newline) inside a word, and, for rm/find aliases,
+// writing "rm -rf " in front of an operand. So a run of "stable" characters (see STABLE)
+// found in any tested spelling is also found in the raw command, lower-cased, with the
+// quoting characters deleted ("the haystack") — or is "rm"/"rf" from an alias.
+//
+// A glob (or contains entry, or env-name glob) can only match a spelling that contains each
+// of its literal stable runs, so a rule whose every alternative has a run missing from the
+// haystack cannot match: it is skipped. When in doubt (control or non-ASCII characters,
+// `find -exec ... {}` substitutions, alias floods, possibly empty component lists) the
+// prefilter says "maybe" and the rule is evaluated in full. The differential test
+// (__tests__/prefilter.test.ts) checks decisions are identical with and without it.
+import type { Policy, Rule } from './model.ts';
+
+/** Characters that no analysis step creates or deletes inside a word (besides case). */
+function isStable(code: number): boolean {
+  // Printable ASCII without space and: & - . / \ ' " ^ ` (created or deleted by the analysis)
+  // and * ? [ ] (glob syntax).
+  if (code <= 0x20 || code >= 0x7f) return false;
+  return !UNSTABLE.has(code);
+}
+const UNSTABLE = new Set(Array.from('&-./\\\'"^`*?[]', (c) => c.charCodeAt(0)));
+
+/** One way a rule's command (or env-name) condition can hold: its literal runs. */
+type Alternative = string[];
+
+/**
+ * Lower-cased literal stable runs of a pattern. Globs: `\` reads as `/`, `*` `?` and `[...]`
+ * are wildcards. Contains entries have no wildcards (their `*?[]` just end a run, which only
+ * weakens the filter).
+ */
+export function literalRuns(text: string, glob: boolean): string[] {
+  const source = glob ? text.replaceAll('\\', '/') : text;
+  const runs: string[] = [];
+  let run = '';
+  for (let i = 0; i < source.length; i++) {
+    const code = source.charCodeAt(i);
+    if (glob && code === 0x5b /* [ */) {
+      const end = source.indexOf(']', i + 2);
+      if (end !== -1) i = end;
+    }
+    if (isStable(code)) run += source[i]!.toLowerCase();
+    else {
+      if (run !== '') runs.push(run);
+      run = '';
+    }
+  }
+  if (run !== '') runs.push(run);
+  return runs;
+}
+
+/**
+ * The alternatives of a rule's command group, else of its env-name group; undefined when the
+ * rule must always be evaluated (no such group, or an alternative without literal runs).
+ */
+function gateOf(rule: Rule): Alternative[] | undefined {
+  const cond = rule.when;
+  if (cond === undefined || cond.default) return undefined;
+  let alternatives: Alternative[];
+  if (cond.commandMatches || cond.commandContains) {
+    alternatives = [
+      ...(cond.commandMatches?.globs ?? []).map((glob) => literalRuns(glob.source, true)),
+      ...(cond.commandContains ?? []).map((entry) => literalRuns(entry, false)),
+    ];
+  } else if (cond.commandEnvAssignments) {
+    alternatives = cond.commandEnvAssignments.globs.map((glob) => literalRuns(glob.source, true));
+  } else return undefined;
+  return alternatives.some((runs) => runs.length === 0) ? undefined : alternatives;
+}
+
+/**
+ * The prefilter for one ordered list of in-scope policies. scan() marks the rules a command may
+ * match; the marks stay valid until the next scan() (evaluation is synchronous).
+ */
+export class Prefilter {
+  /** Flat rule index of each policy's first rule. */
+  private readonly firstRule: number[] = [];
+  /** Per flat rule: 1 = evaluate whatever the command. */
+  private readonly always: Uint8Array;
+  /** Flat indices of gated granting rules (kept when subcommands may be empty, see scan). */
+  private readonly grantingGated: number[] = [];
+  /** Per key id: the alternatives it is the longest run of (rule + the other runs). */
+  private readonly keyUses: Array<Array<{ rule: number; others: string[] }>> = [];
+  /** [first char code << 7 | second char code] -> ids and texts of keys of two or more characters. */
+  private readonly pairs: Array<Array<{ id: number; key: string }> | undefined> = new Array(128 * 128).fill(undefined);
+  /** [char code] -> ids of one-character keys. */
+  private readonly singles: Array<number[] | undefined> = new Array(128).fill(undefined);
+  private readonly seen: Uint32Array;
+  private readonly found: Int32Array;
+  private readonly ruleMarks: Uint8Array;
+  private readonly policyMarks: Uint8Array;
+  private generation = 0;
+
+  constructor(policies: readonly Policy[]) {
+    const keyIds = new Map<string, number>();
+    let flat = 0;
+    const always: number[] = [];
+    for (const policy of policies) {
+      this.firstRule.push(flat);
+      for (const rule of policy.rules) {
+        const gate = gateOf(rule);
+        if (gate === undefined) always.push(flat);
+        else {
+          if (rule.action !== 'deny' && rule.action !== 'ask') this.grantingGated.push(flat);
+          for (const runs of gate) {
+            // The longest run is the key looked up; the others are checked on a hit.
+            const [key, ...others] = [...new Set(runs)].sort((a, b) => b.length - a.length);
+            let id = keyIds.get(key!);
+            if (id === undefined) {
+              keyIds.set(key!, (id = keyIds.size));
+              this.keyUses.push([]);
+              // Keys are printable ASCII (see isStable), so codes are < 128.
+              if (key!.length === 1) (this.singles[key!.charCodeAt(0)] ??= []).push(id);
+              else (this.pairs[(key!.charCodeAt(0) << 7) | key!.charCodeAt(1)] ??= []).push({ id, key: key! });
+            }
+            this.keyUses[id]!.push({ rule: flat, others });
+          }
+        }
+        flat++;
+      }
+    }
+    this.always = new Uint8Array(flat);
+    for (const index of always) this.always[index] = 1;
+    this.ruleMarks = new Uint8Array(flat);
+    this.policyMarks = new Uint8Array(policies.length);
+    this.seen = new Uint32Array(keyIds.size);
+    this.found = new Int32Array(keyIds.size);
+  }
+
+  /**
+   * Marks the rules the command may match and returns a token for mayMatch*(); undefined when
+   * the prefilter cannot be trusted for this command (then every rule is evaluated).
+   */
+  scan(command: string): number | undefined {
+    // Control characters (sanitize deletes them, ANSI sequences included) and non-ASCII
+    // (lower-casing may change lengths): evaluate everything.
+    if (NOT_PLAIN.test(command)) return undefined;
+    let haystack = command.toLowerCase().replace(QUOTING, '');
+    const find = haystack.includes('find');
+    if (find || haystack.includes('rm')) {
+      // `find ... -exec rm -rf {} +` substitutes start directories into words, and more than
+      // 256 aliases count as a match: both are rare enough to evaluate in full.
+      if ((find && haystack.includes('{}')) || command.length > 256) return undefined;
+      haystack += ' rm rf';
+    }
+    if (this.generation === 0xfffffffe) {
+      this.seen.fill(0);
+      this.generation = 0;
+    }
+    const gen = ++this.generation;
+    const { singles, pairs, seen, found } = this;
+    let foundCount = 0;
+    // The haystack is printable ASCII plus tab/newline here, so codes are < 128.
+    const last = haystack.length - 1;
+    let c1 = haystack.charCodeAt(0);
+    for (let i = 0; i <= last; i++) {
+      const c0 = c1;
+      const single = singles[c0];
+      if (single !== undefined) {
+        for (let k = 0; k < single.length; k++) {
+          const id = single[k]!;
+          if (seen[id] !== gen) {
+            seen[id] = gen;
+            found[foundCount++] = id;
+          }
+        }
+      }
+      if (i === last) break;
+      c1 = haystack.charCodeAt(i + 1);
+      const pair = pairs[(c0 << 7) | c1];
+      if (pair === undefined) continue;
+      for (let k = 0; k < pair.length; k++) {
+        const { id, key } = pair[k]!;
+        if (seen[id] !== gen && (key.length === 2 || haystack.startsWith(key, i))) {
+          seen[id] = gen;
+          found[foundCount++] = id;
+        }
+      }
+    }
+    const { ruleMarks, policyMarks } = this;
+    ruleMarks.set(this.always);
+    for (let k = 0; k < foundCount; k++) {
+      for (const { rule, others } of this.keyUses[found[k]!]!) {
+        if (ruleMarks[rule] === 1) continue;
+        let all = true;
+        for (let o = 0; o < others.length && all; o++) all = haystack.includes(others[o]!);
+        if (all) ruleMarks[rule] = 1;
+      }
+    }
+    // `$(`, backticks, `<(`/`>(` or `eval` may yield subcommands whose pieces are all empty;
+    // a granting rule then holds vacuously (every one of zero components is covered).
+    if (SUBCOMMAND_HINT.test(command) || haystack.includes('eval')) for (const rule of this.grantingGated) ruleMarks[rule] = 1;
+    const { firstRule } = this;
+    for (let p = 0; p < firstRule.length; p++) {
+      const end = p + 1 < firstRule.length ? firstRule[p + 1]! : ruleMarks.length;
+      let any = 0;
+      for (let r = firstRule[p]!; r < end; r++) any |= ruleMarks[r]!;
+      policyMarks[p] = any;
+    }
+    return gen;
+  }
+
+  /** False only when no rule of policy `policyIndex` can match the command scanned as `token`. */
+  mayMatchPolicy(token: number, policyIndex: number): boolean {
+    return token !== this.generation || this.policyMarks[policyIndex] === 1;
+  }
+
+  /** False only when rule `ruleIndex` of policy `policyIndex` cannot match the command scanned as `token`. */
+  mayMatchRule(token: number, policyIndex: number, ruleIndex: number): boolean {
+    return token !== this.generation || this.ruleMarks[this.firstRule[policyIndex]! + ruleIndex] === 1;
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const NOT_PLAIN = /[^\t\n\x20-\x7e]/;
+const QUOTING = /\\\n|['"\\^`]/g;
+const SUBCOMMAND_HINT = /[(`]/;
