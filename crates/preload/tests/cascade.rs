@@ -89,7 +89,15 @@ fn python_subprocess_with_a_fresh_env() {
 #[test]
 fn c_unsetenv_then_execvp() {
     cascade("c-execvp", |url, _| {
-        Run::preloaded(probe(), url).args(["--unsetenv", "LD_PRELOAD", "execvp", "sh", "sh", "-c", GRANDCHILD])
+        Run::preloaded(probe(), url).args([
+            "--unsetenv",
+            "LD_PRELOAD",
+            "execvp",
+            "sh",
+            "sh",
+            "-c",
+            GRANDCHILD,
+        ])
     });
 }
 
@@ -110,7 +118,15 @@ fn c_unsetenv_then_popen() {
 #[test]
 fn c_unsetenv_then_posix_spawn() {
     cascade("c-posix-spawn", |url, _| {
-        Run::preloaded(probe(), url).args(["--unsetenv", "LD_PRELOAD", "posix_spawn", "/bin/sh", "sh", "-c", GRANDCHILD])
+        Run::preloaded(probe(), url).args([
+            "--unsetenv",
+            "LD_PRELOAD",
+            "posix_spawn",
+            "/bin/sh",
+            "sh",
+            "-c",
+            GRANDCHILD,
+        ])
     });
 }
 

@@ -53,10 +53,23 @@ fn check(label: &str, url: &str, env: &[(&str, &str)], expect: Expect) {
             if should_allow {
                 assert_eq!(outcome.code, 0, "{context}: must run\n{}", outcome.describe());
                 assert!(marker.exists(), "{context}: must run\n{}", outcome.describe());
-                assert!(outcome.blocked_lines().is_empty(), "{context}\n{}", outcome.describe());
+                assert!(
+                    outcome.blocked_lines().is_empty(),
+                    "{context}\n{}",
+                    outcome.describe()
+                );
             } else {
-                assert_eq!(outcome.code, 42, "{context}: must fail with EPERM\n{}", outcome.describe());
-                assert!(!marker.exists(), "{context}: must not run\n{}", outcome.describe());
+                assert_eq!(
+                    outcome.code,
+                    42,
+                    "{context}: must fail with EPERM\n{}",
+                    outcome.describe()
+                );
+                assert!(
+                    !marker.exists(),
+                    "{context}: must not run\n{}",
+                    outcome.describe()
+                );
                 let lines = outcome.blocked_lines();
                 assert!(
                     lines.len() == 1 && lines[0].starts_with("rampart: blocked — "),
@@ -64,7 +77,11 @@ fn check(label: &str, url: &str, env: &[(&str, &str)], expect: Expect) {
                     outcome.describe()
                 );
             }
-            assert!(!outcome.stdout().contains("rampart"), "{context}: library text on stdout\n{}", outcome.describe());
+            assert!(
+                !outcome.stdout().contains("rampart"),
+                "{context}: library text on stdout\n{}",
+                outcome.describe()
+            );
         }
     }
 }
@@ -73,7 +90,11 @@ fn check(label: &str, url: &str, env: &[(&str, &str)], expect: Expect) {
 fn reply_case(label: &str, behavior: Behavior, expect: Expect) {
     let server = StubServer::start(behavior);
     check(label, &server.url(), &[], expect);
-    assert!(server.request_count() >= 4, "{label}: the server was asked {} times", server.request_count());
+    assert!(
+        server.request_count() >= 4,
+        "{label}: the server was asked {} times",
+        server.request_count()
+    );
 }
 
 fn dead_url() -> String {
@@ -85,25 +106,45 @@ fn dead_url() -> String {
 
 #[test]
 fn control_a_well_formed_allow_runs() {
-    reply_case("allow", Behavior::ok_body(stub_server::allow_reply()), Expect::Allow);
-    reply_case("allow-minimal", Behavior::ok_body(r#" { "allowed" : true } "#), Expect::Allow);
+    reply_case(
+        "allow",
+        Behavior::ok_body(stub_server::allow_reply()),
+        Expect::Allow,
+    );
+    reply_case(
+        "allow-minimal",
+        Behavior::ok_body(r#" { "allowed" : true } "#),
+        Expect::Allow,
+    );
 }
 
 #[test]
 fn control_a_well_formed_deny_blocks() {
     reply_case("deny", Behavior::ok_body(stub_server::deny_reply()), Expect::Deny);
-    reply_case("deny-without-message", Behavior::ok_body(r#"{"allowed":false}"#), Expect::Deny);
+    reply_case(
+        "deny-without-message",
+        Behavior::ok_body(r#"{"allowed":false}"#),
+        Expect::Deny,
+    );
 }
 
 #[test]
 fn unauthorized_denies() {
-    reply_case("401", Behavior::status(401, r#"{"allowed":true,"error":"missing authorization token"}"#), Expect::Deny);
+    reply_case(
+        "401",
+        Behavior::status(401, r#"{"allowed":true,"error":"missing authorization token"}"#),
+        Expect::Deny,
+    );
 }
 
 #[test]
 fn forbidden_and_other_4xx_deny() {
     reply_case("403", Behavior::status(403, r#"{"allowed":true}"#), Expect::Deny);
-    reply_case("404", Behavior::status(404, r#"{"error":"not found"}"#), Expect::Deny);
+    reply_case(
+        "404",
+        Behavior::status(404, r#"{"error":"not found"}"#),
+        Expect::Deny,
+    );
     reply_case("400", Behavior::status(400, r#"{"allowed":true}"#), Expect::Deny);
 }
 
@@ -111,7 +152,11 @@ fn forbidden_and_other_4xx_deny() {
 fn a_redirect_denies_and_is_not_followed() {
     let elsewhere = StubServer::start(Behavior::ok_body(stub_server::allow_reply()));
     let location = format!("{}/v1/preflight/exec", elsewhere.url());
-    let redirect = Behavior::Raw { status: 302, headers: vec![("Location".into(), location)], body: br#"{"allowed":true}"#.to_vec() };
+    let redirect = Behavior::Raw {
+        status: 302,
+        headers: vec![("Location".into(), location)],
+        body: br#"{"allowed":true}"#.to_vec(),
+    };
     reply_case("302", redirect, Expect::Deny);
     assert_eq!(elsewhere.request_count(), 0, "the library followed the redirect");
 }
@@ -119,24 +164,52 @@ fn a_redirect_denies_and_is_not_followed() {
 #[test]
 fn malformed_json_denies() {
     reply_case("truncated", Behavior::ok_body(r#"{"allowed":true"#), Expect::Deny);
-    reply_case("trailing-garbage", Behavior::ok_body(r#"{"allowed":true} garbage"#), Expect::Deny);
-    reply_case("two-objects", Behavior::ok_body(r#"{"allowed":true}{"allowed":true}"#), Expect::Deny);
+    reply_case(
+        "trailing-garbage",
+        Behavior::ok_body(r#"{"allowed":true} garbage"#),
+        Expect::Deny,
+    );
+    reply_case(
+        "two-objects",
+        Behavior::ok_body(r#"{"allowed":true}{"allowed":true}"#),
+        Expect::Deny,
+    );
     reply_case("empty", Behavior::ok_body(""), Expect::Deny);
-    reply_case("html", Behavior::ok_body("<html><body>allowed: true</body></html>"), Expect::Deny);
+    reply_case(
+        "html",
+        Behavior::ok_body("<html><body>allowed: true</body></html>"),
+        Expect::Deny,
+    );
     reply_case("array", Behavior::ok_body(r#"[{"allowed":true}]"#), Expect::Deny);
     reply_case("bare-true", Behavior::ok_body("true"), Expect::Deny);
 }
 
 #[test]
 fn duplicated_allowed_denies() {
-    reply_case("dup-false-true", Behavior::ok_body(r#"{"allowed":false,"allowed":true}"#), Expect::Deny);
-    reply_case("dup-true-true", Behavior::ok_body(r#"{"allowed":true,"allowed":true}"#), Expect::Deny);
+    reply_case(
+        "dup-false-true",
+        Behavior::ok_body(r#"{"allowed":false,"allowed":true}"#),
+        Expect::Deny,
+    );
+    reply_case(
+        "dup-true-true",
+        Behavior::ok_body(r#"{"allowed":true,"allowed":true}"#),
+        Expect::Deny,
+    );
 }
 
 #[test]
 fn nested_or_missing_allowed_denies() {
-    reply_case("nested", Behavior::ok_body(r#"{"result":{"allowed":true}}"#), Expect::Deny);
-    reply_case("missing", Behavior::ok_body(r#"{"decision":"allow"}"#), Expect::Deny);
+    reply_case(
+        "nested",
+        Behavior::ok_body(r#"{"result":{"allowed":true}}"#),
+        Expect::Deny,
+    );
+    reply_case(
+        "missing",
+        Behavior::ok_body(r#"{"decision":"allow"}"#),
+        Expect::Deny,
+    );
 }
 
 #[test]
@@ -154,15 +227,27 @@ fn an_oversized_reply_denies() {
 
 #[test]
 fn server_errors_follow_fail_open() {
-    reply_case("500", Behavior::status(500, r#"{"allowed":true}"#), Expect::FollowFailOpen);
-    reply_case("503", Behavior::status(503, r#"{"error":"audit write failed"}"#), Expect::FollowFailOpen);
+    reply_case(
+        "500",
+        Behavior::status(500, r#"{"allowed":true}"#),
+        Expect::FollowFailOpen,
+    );
+    reply_case(
+        "503",
+        Behavior::status(503, r#"{"error":"audit write failed"}"#),
+        Expect::FollowFailOpen,
+    );
 }
 
 #[test]
 fn a_server_that_never_answers_follows_fail_open_within_bounds() {
     let server = StubServer::start(Behavior::NeverAnswer);
     check("never-answers", &server.url(), &[], Expect::FollowFailOpen);
-    assert!(server.request_count() >= 4, "the server was asked {} times", server.request_count());
+    assert!(
+        server.request_count() >= 4,
+        "the server was asked {} times",
+        server.request_count()
+    );
 }
 
 #[test]
@@ -184,14 +269,22 @@ fn credentials_in_the_url_deny() {
     check("userinfo", &url, &[], Expect::Deny);
     for request in server.requests() {
         let auth = request.header("authorization").unwrap_or("");
-        assert!(!auth.starts_with("Basic"), "the URL's credentials were sent: {auth}");
+        assert!(
+            !auth.starts_with("Basic"),
+            "the URL's credentials were sent: {auth}"
+        );
     }
 }
 
 #[test]
 fn non_http_schemes_deny() {
     let server = StubServer::start(Behavior::ok_body(stub_server::allow_reply()));
-    check("ftp", &format!("ftp://127.0.0.1:{}", server.port()), &[], Expect::Deny);
+    check(
+        "ftp",
+        &format!("ftp://127.0.0.1:{}", server.port()),
+        &[],
+        Expect::Deny,
+    );
     check("file", "file:///etc/passwd", &[], Expect::Deny);
     check("unix", "unix:///tmp/rampart.sock", &[], Expect::Deny);
 }
@@ -213,20 +306,47 @@ fn monitor_mode_runs_denied_commands_but_still_asks() {
             .args([via, "/usr/bin/touch", "touch", marker.to_str().unwrap()])
             .run();
         assert_eq!(outcome.code, 0, "monitor via {via}\n{}", outcome.describe());
-        assert!(marker.exists(), "monitor must not block ({via})\n{}", outcome.describe());
+        assert!(
+            marker.exists(),
+            "monitor must not block ({via})\n{}",
+            outcome.describe()
+        );
         assert!(outcome.blocked_lines().is_empty(), "{}", outcome.describe());
         let name = marker.file_name().unwrap().to_string_lossy();
-        assert_eq!(asked_about(&server, &name), 1, "monitor must still ask ({via}): {:?}", commands(&server));
+        assert_eq!(
+            asked_about(&server, &name),
+            1,
+            "monitor must still ask ({via}): {:?}",
+            commands(&server)
+        );
     }
 }
 
 #[test]
 fn monitor_mode_never_blocks_on_hostile_or_missing_servers() {
-    let unauthorized = StubServer::start(Behavior::status(401, r#"{"error":"missing authorization token"}"#));
+    let unauthorized = StubServer::start(Behavior::status(
+        401,
+        r#"{"error":"missing authorization token"}"#,
+    ));
     let malformed = StubServer::start(Behavior::ok_body(r#"{"allowed":"#));
-    check("monitor-401", &unauthorized.url(), &[("RAMPART_MODE", "monitor")], Expect::Allow);
-    check("monitor-malformed", &malformed.url(), &[("RAMPART_MODE", "monitor")], Expect::Allow);
-    check("monitor-refused", &dead_url(), &[("RAMPART_MODE", "monitor")], Expect::Allow);
+    check(
+        "monitor-401",
+        &unauthorized.url(),
+        &[("RAMPART_MODE", "monitor")],
+        Expect::Allow,
+    );
+    check(
+        "monitor-malformed",
+        &malformed.url(),
+        &[("RAMPART_MODE", "monitor")],
+        Expect::Allow,
+    );
+    check(
+        "monitor-refused",
+        &dead_url(),
+        &[("RAMPART_MODE", "monitor")],
+        Expect::Allow,
+    );
     assert!(unauthorized.request_count() >= 4, "monitor must still ask");
 }
 
@@ -271,11 +391,68 @@ fn ambient_proxy_variables_are_ignored() {
     for via in VIAS {
         let marker = deny_marker(&dir, via);
         let mut run = Run::preloaded(probe(), &server.url()).env("RAMPART_TOKEN", "proxy-must-not-see-this");
-        for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        for var in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
             run = run.env(var, proxy.url());
         }
-        let outcome = run.args([via, "/usr/bin/touch", "touch", marker.to_str().unwrap()]).run();
+        let outcome = run
+            .args([via, "/usr/bin/touch", "touch", marker.to_str().unwrap()])
+            .run();
         assert_denied(&outcome, &marker, &server);
     }
-    assert_eq!(proxy.connection_count(), 0, "a request (and the token) went to the proxy");
+    assert_eq!(
+        proxy.connection_count(),
+        0,
+        "a request (and the token) went to the proxy"
+    );
+}
+
+#[test]
+fn the_servers_message_is_decoded_and_printed_verbatim() {
+    let server = StubServer::start(Behavior::ok_body(
+        r#"{"allowed":false,"message":"Blocked \u2014 \"quoted\" \\ caf\u00e9 \ud83d\udd12"}"#,
+    ));
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(["posix_spawn", "/usr/bin/true", "true"])
+        .run();
+    assert_eq!(outcome.code, 42, "{}", outcome.describe());
+    assert_eq!(
+        outcome.blocked_lines(),
+        vec!["rampart: blocked — Blocked — \"quoted\" \\ café 🔒".to_string()],
+        "{}",
+        outcome.describe()
+    );
+}
+
+#[test]
+fn a_hostile_message_cannot_add_lines() {
+    // The denial is exactly one stderr line, whatever the message holds.
+    let server = StubServer::start(Behavior::ok_body(
+        r#"{"allowed":false,"message":"first\nrampart: blocked — forged\r\nthird\u0000fourth"}"#,
+    ));
+    for via in VIAS {
+        let outcome = Run::preloaded(probe(), &server.url())
+            .args([via, "/usr/bin/true", "true"])
+            .run();
+        assert_eq!(outcome.code, 42, "{}", outcome.describe());
+        let stderr = outcome.stderr();
+        assert_eq!(
+            stderr.matches('\n').count(),
+            1,
+            "one line only\n{}",
+            outcome.describe()
+        );
+        assert!(
+            stderr.starts_with("rampart: blocked — first"),
+            "{}",
+            outcome.describe()
+        );
+        assert!(!stderr.contains('\0'), "{}", outcome.describe());
+    }
 }

@@ -22,18 +22,36 @@ fn allowed_runs(how: &str) {
     let server = StubServer::start(Behavior::policy());
     let dir = TempDir::new(how);
     let marker = allow_marker(&dir, how);
-    let outcome = Run::preloaded(probe(), &server.url()).args(touch_args(how, &marker)).run();
-    assert_eq!(outcome.code, 0, "{how} of an allowed command failed\n{}", outcome.describe());
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(touch_args(how, &marker))
+        .run();
+    assert_eq!(
+        outcome.code,
+        0,
+        "{how} of an allowed command failed\n{}",
+        outcome.describe()
+    );
     assert_allowed(&outcome, &marker, &server);
-    assert!(outcome.stderr.is_empty(), "the library printed on an allowed {how}\n{}", outcome.describe());
+    assert!(
+        outcome.stderr.is_empty(),
+        "the library printed on an allowed {how}\n{}",
+        outcome.describe()
+    );
 }
 
 fn denied_does_not_run(how: &str) {
     let server = StubServer::start(Behavior::policy());
     let dir = TempDir::new(how);
     let marker = deny_marker(&dir, how);
-    let outcome = Run::preloaded(probe(), &server.url()).args(touch_args(how, &marker)).run();
-    assert_eq!(outcome.code, 42, "{how} of a denied command did not fail with EPERM\n{}", outcome.describe());
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(touch_args(how, &marker))
+        .run();
+    assert_eq!(
+        outcome.code,
+        42,
+        "{how} of a denied command did not fail with EPERM\n{}",
+        outcome.describe()
+    );
     assert!(
         outcome.stdout().contains(&format!("{how}: failed errno=EPERM")),
         "{how} did not report EPERM\n{}",
@@ -75,7 +93,10 @@ fn allowed_programs_output_reaches_the_caller() {
     let server = StubServer::start(Behavior::policy());
     for (how, args) in [
         ("execve", vec!["/usr/bin/echo", "echo", "hello from execve"]),
-        ("posix_spawn", vec!["/usr/bin/echo", "echo", "hello from posix_spawn"]),
+        (
+            "posix_spawn",
+            vec!["/usr/bin/echo", "echo", "hello from posix_spawn"],
+        ),
         ("system", vec!["echo 'hello from system'"]),
         ("popen", vec!["echo 'hello from popen'; echo second line"]),
     ] {
@@ -100,7 +121,9 @@ fn allowed_programs_output_reaches_the_caller() {
 fn system_reports_the_shells_exit_status() {
     // An allowed command's own failure must come back unchanged, not as a denial.
     let server = StubServer::start(Behavior::policy());
-    let outcome = Run::preloaded(probe(), &server.url()).args(["system", "exit 7"]).run();
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(["system", "exit 7"])
+        .run();
     assert_eq!(outcome.code, 7, "{}", outcome.describe());
     assert!(outcome.blocked_lines().is_empty(), "{}", outcome.describe());
 }
@@ -115,7 +138,11 @@ fn a_missing_program_still_fails_with_enoent() {
         .args(["execve", missing.to_str().unwrap(), "no-such-program"])
         .run();
     assert_eq!(outcome.code, 43, "{}", outcome.describe());
-    assert!(outcome.stdout().contains("execve: failed errno=ENOENT"), "{}", outcome.describe());
+    assert!(
+        outcome.stdout().contains("execve: failed errno=ENOENT"),
+        "{}",
+        outcome.describe()
+    );
     assert!(outcome.blocked_lines().is_empty(), "{}", outcome.describe());
 }
 
@@ -127,10 +154,20 @@ fn fork_then_execve_from_a_busy_multithreaded_process_is_allowed() {
     let dir = TempDir::new("fork-allowed");
     let marker = allow_marker(&dir, "fork-threads");
     let outcome = Run::preloaded(probe(), &server.url())
-        .args(["fork_threads", FORK_ROUNDS, "/usr/bin/touch", "touch", marker.to_str().unwrap()])
+        .args([
+            "fork_threads",
+            FORK_ROUNDS,
+            "/usr/bin/touch",
+            "touch",
+            marker.to_str().unwrap(),
+        ])
         .run();
     assert_eq!(outcome.code, 0, "{}", outcome.describe());
-    assert!(outcome.stdout().contains(&format!("ok={FORK_ROUNDS} ")), "{}", outcome.describe());
+    assert!(
+        outcome.stdout().contains(&format!("ok={FORK_ROUNDS} ")),
+        "{}",
+        outcome.describe()
+    );
     assert_allowed(&outcome, &marker, &server);
     let asked = asked_about(&server, "allowed-fork-threads");
     assert_eq!(asked, 40, "every forked child's exec must be checked");
@@ -142,13 +179,125 @@ fn fork_then_execve_from_a_busy_multithreaded_process_is_denied() {
     let dir = TempDir::new("fork-denied");
     let marker = deny_marker(&dir, "fork-threads");
     let outcome = Run::preloaded(probe(), &server.url())
-        .args(["fork_threads", FORK_ROUNDS, "/usr/bin/touch", "touch", marker.to_str().unwrap()])
+        .args([
+            "fork_threads",
+            FORK_ROUNDS,
+            "/usr/bin/touch",
+            "touch",
+            marker.to_str().unwrap(),
+        ])
         .run();
     assert_eq!(outcome.code, 42, "{}", outcome.describe());
-    assert!(outcome.stdout().contains(&format!("eperm={FORK_ROUNDS} ")), "{}", outcome.describe());
+    assert!(
+        outcome.stdout().contains(&format!("eperm={FORK_ROUNDS} ")),
+        "{}",
+        outcome.describe()
+    );
     assert!(!marker.exists(), "a denied command ran\n{}", outcome.describe());
     // One denial line per child, each exactly the stub's.
     let lines = outcome.blocked_lines();
     assert_eq!(lines.len(), 40, "{}", outcome.describe());
-    assert!(lines.iter().all(|line| *line == blocked_line()), "{}", outcome.describe());
+    assert!(
+        lines.iter().all(|line| *line == blocked_line()),
+        "{}",
+        outcome.describe()
+    );
+}
+
+#[test]
+fn a_hook_called_before_the_library_constructor_still_checks() {
+    // libearly.so is a DT_NEEDED library of early_main: its constructor runs before ours.
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("early");
+    for how in ["system", "popen", "posix_spawn"] {
+        let allowed = allow_marker(&dir, &format!("early-{how}"));
+        let outcome = Run::preloaded(early_program(), &server.url())
+            .env("EARLY_HOW", how)
+            .env("EARLY_COMMAND", format!("/usr/bin/touch '{}'", allowed.display()))
+            .run();
+        assert_eq!(
+            outcome.code,
+            0,
+            "{how} before our constructor\n{}",
+            outcome.describe()
+        );
+        assert_allowed(&outcome, &allowed, &server);
+
+        let denied = deny_marker(&dir, &format!("early-{how}"));
+        let outcome = Run::preloaded(early_program(), &server.url())
+            .env("EARLY_HOW", how)
+            .env("EARLY_COMMAND", format!("/usr/bin/touch '{}'", denied.display()))
+            .run();
+        assert_eq!(
+            outcome.code,
+            42,
+            "{how} before our constructor\n{}",
+            outcome.describe()
+        );
+        assert_denied(&outcome, &denied, &server);
+    }
+}
+
+#[test]
+fn execve_with_a_null_argv_is_checked() {
+    let server = StubServer::start(Behavior::Policy {
+        deny_markers: vec!["/usr/bin/touch".into()],
+    });
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(["execve_null_argv", "/usr/bin/touch"])
+        .run();
+    assert_eq!(outcome.code, 42, "{}", outcome.describe());
+    assert_blocked_once(&outcome);
+}
+
+#[test]
+fn execve_with_a_null_envp_is_checked_and_the_child_stays_protected() {
+    // sh builds the marker from pieces ("$0" + suffix), so only the grandchild's exec names it in
+    // full: the server hearing about it proves sh got the library despite the NULL envp.
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("null-envp");
+    let prefix = dir.join("rampart");
+    let script = "exec /usr/bin/touch \"$0-deny-me-null-envp\"";
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(["execve_null_envp", "/bin/sh", "sh", "-c", script])
+        .arg(&prefix)
+        .run();
+    let marker = dir.join("rampart-deny-me-null-envp");
+    assert_denied(&outcome, &marker, &server);
+
+    let allowed_script = "exec /usr/bin/touch \"$0-ok\"";
+    let allowed_prefix = dir.join("allowed-null-envp");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args(["execve_null_envp", "/bin/sh", "sh", "-c", allowed_script])
+        .arg(&allowed_prefix)
+        .run();
+    assert_eq!(outcome.code, 0, "{}", outcome.describe());
+    assert_allowed(&outcome, &dir.join("allowed-null-envp-ok"), &server);
+}
+
+#[test]
+fn the_library_exports_exactly_the_listed_symbols() {
+    let listed: Vec<String> =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("exports.txt"))
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(String::from)
+            .collect();
+    let nm = std::process::Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(library_path())
+        .output()
+        .expect("nm");
+    assert!(nm.status.success(), "{}", String::from_utf8_lossy(&nm.stderr));
+    let mut exported: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .map(|name| name.split('@').next().unwrap().to_string())
+        .collect();
+    exported.sort();
+    let mut expected = listed.clone();
+    expected.sort();
+    assert_eq!(exported, expected, "exported dynamic symbols vs exports.txt");
 }

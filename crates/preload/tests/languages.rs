@@ -19,14 +19,29 @@ fn allowed_and_denied(label: &str, expected_denied_exit: Option<i32>, build: imp
 
     let allowed = allow_marker(&dir, label);
     let outcome = build(&server.url(), &allowed).env("MARKER", &allowed).run();
-    assert_eq!(outcome.code, 0, "{label}: allowed command failed\n{}", outcome.describe());
+    assert_eq!(
+        outcome.code,
+        0,
+        "{label}: allowed command failed\n{}",
+        outcome.describe()
+    );
     assert_allowed(&outcome, &allowed, &server);
 
     let denied = deny_marker(&dir, label);
     let outcome = build(&server.url(), &denied).env("MARKER", &denied).run();
     match expected_denied_exit {
-        Some(code) => assert_eq!(outcome.code, code, "{label}: denied exit code\n{}", outcome.describe()),
-        None => assert_ne!(outcome.code, 0, "{label}: denied command reported success\n{}", outcome.describe()),
+        Some(code) => assert_eq!(
+            outcome.code,
+            code,
+            "{label}: denied exit code\n{}",
+            outcome.describe()
+        ),
+        None => assert_ne!(
+            outcome.code,
+            0,
+            "{label}: denied command reported success\n{}",
+            outcome.describe()
+        ),
     }
     assert_denied(&outcome, &denied, &server);
 }
@@ -35,7 +50,11 @@ fn python(script: &str) -> impl Fn(&str, &Path) -> Run + '_ {
     move |url, _| {
         let full = format!(
             "import os, subprocess, sys\nm = os.environ['MARKER']\ntry:\n{}\nexcept PermissionError as e:\n    print('PermissionError', e.errno)\n    sys.exit({DENIED_EXIT})\n",
-            script.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
+            script
+                .lines()
+                .map(|line| format!("    {line}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         Run::preloaded(tool("python3"), url).arg("-c").arg(full)
     }
@@ -46,7 +65,9 @@ fn python_os_system() {
     allowed_and_denied(
         "py-os-system",
         Some(DENIED_EXIT),
-        python("rc = os.system(\"/usr/bin/touch '%s'\" % m)\nprint('os.system returned', rc)\nsys.exit(0 if rc == 0 else 42)"),
+        python(
+            "rc = os.system(\"/usr/bin/touch '%s'\" % m)\nprint('os.system returned', rc)\nsys.exit(0 if rc == 0 else 42)",
+        ),
     );
 }
 
@@ -55,7 +76,9 @@ fn python_os_popen() {
     allowed_and_denied(
         "py-os-popen",
         Some(DENIED_EXIT),
-        python("p = os.popen(\"/usr/bin/touch '%s'\" % m)\np.read()\nsys.exit(0 if p.close() is None else 1)"),
+        python(
+            "p = os.popen(\"/usr/bin/touch '%s'\" % m)\np.read()\nsys.exit(0 if p.close() is None else 1)",
+        ),
     );
 }
 
@@ -94,7 +117,11 @@ fn python_subprocess_run_with_env_and_posix_spawn_path() {
 
 #[test]
 fn python_os_execv() {
-    allowed_and_denied("py-os-execv", Some(DENIED_EXIT), python("os.execv('/usr/bin/touch', ['touch', m])"));
+    allowed_and_denied(
+        "py-os-execv",
+        Some(DENIED_EXIT),
+        python("os.execv('/usr/bin/touch', ['touch', m])"),
+    );
 }
 
 #[test]
@@ -156,15 +183,23 @@ fn node_async_spawn() {
         "node-spawn",
         Some(DENIED_EXIT),
         node(
-            "const c = cp.spawn('touch', [m], { stdio: 'inherit' });
-             c.on('error', (e) => { console.log('spawn error', e.code); process.exit(42); });
-             c.on('exit', (code) => process.exit(code));",
+            // Node throws EPERM from spawn() itself (it emits 'error' only for ENOENT-like codes).
+            "const fail = (e) => { console.log('spawn error', e.code); process.exit(42); };
+             try {
+               const c = cp.spawn('touch', [m], { stdio: 'inherit' });
+               c.on('error', fail);
+               c.on('exit', (code) => process.exit(code));
+             } catch (e) { fail(e); }",
         ),
     );
 }
 
 fn perl(script: &'static str) -> impl Fn(&str, &Path) -> Run {
-    move |url, _| Run::preloaded(tool("perl"), url).arg("-e").arg(format!("my $m = $ENV{{MARKER}};\n{script}"))
+    move |url, _| {
+        Run::preloaded(tool("perl"), url)
+            .arg("-e")
+            .arg(format!("my $m = $ENV{{MARKER}};\n{script}"))
+    }
 }
 
 #[test]
@@ -210,7 +245,9 @@ fn dash_c() {
 
 #[test]
 fn coreutils_env() {
-    allowed_and_denied("env", None, |url, marker| Run::preloaded(tool("env"), url).arg("/usr/bin/touch").arg(marker));
+    allowed_and_denied("env", None, |url, marker| {
+        Run::preloaded(tool("env"), url).arg("/usr/bin/touch").arg(marker)
+    });
 }
 
 #[test]
@@ -218,7 +255,10 @@ fn xargs() {
     // The marker path comes on stdin, so only xargs' own exec of touch mentions it.
     let server = StubServer::start(Behavior::policy());
     let dir = TempDir::new("xargs");
-    for (marker, denied) in [(allow_marker(&dir, "xargs"), false), (deny_marker(&dir, "xargs"), true)] {
+    for (marker, denied) in [
+        (allow_marker(&dir, "xargs"), false),
+        (deny_marker(&dir, "xargs"), true),
+    ] {
         let outcome = Run::preloaded(tool("xargs"), &server.url())
             .arg("/usr/bin/touch")
             .stdin(format!("{}\n", marker.display()))
@@ -237,7 +277,10 @@ fn xargs() {
 fn find_exec() {
     let server = StubServer::start(Behavior::policy());
     let dir = TempDir::new("find");
-    for (marker, denied) in [(allow_marker(&dir, "find"), false), (deny_marker(&dir, "find"), true)] {
+    for (marker, denied) in [
+        (allow_marker(&dir, "find"), false),
+        (deny_marker(&dir, "find"), true),
+    ] {
         let outcome = Run::preloaded(tool("find"), &server.url())
             .arg(dir.path())
             .args(["-maxdepth", "0", "-exec", "/usr/bin/touch"])
@@ -259,8 +302,14 @@ fn python_blocked_exec_surfaces_as_errno_eperm() {
     let server = StubServer::start(Behavior::policy());
     let dir = TempDir::new("py-errno");
     let marker = deny_marker(&dir, "py-errno");
-    let outcome = python("subprocess.run(['/usr/bin/touch', m])")(&server.url(), &marker).env("MARKER", &marker).run();
+    let outcome = python("subprocess.run(['/usr/bin/touch', m])")(&server.url(), &marker)
+        .env("MARKER", &marker)
+        .run();
     assert_eq!(outcome.code, DENIED_EXIT, "{}", outcome.describe());
-    assert!(outcome.stdout().contains("PermissionError 1"), "{}", outcome.describe());
+    assert!(
+        outcome.stdout().contains("PermissionError 1"),
+        "{}",
+        outcome.describe()
+    );
     assert_denied(&outcome, &marker, &server);
 }

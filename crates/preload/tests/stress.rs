@@ -48,12 +48,30 @@ print('ok', flat.count('ok'), 'eperm', flat.count('eperm'), 'fail', flat.count('
         .args(["-c", script])
         .run();
     assert_eq!(outcome.code, 0, "{}", outcome.describe());
-    assert_eq!(outcome.stdout().trim(), "ok 1800 eperm 200 fail 0", "{}", outcome.describe());
+    assert_eq!(
+        outcome.stdout().trim(),
+        "ok 1800 eperm 200 fail 0",
+        "{}",
+        outcome.describe()
+    );
     assert!(!denied.exists(), "a denied command ran");
     let lines = outcome.blocked_lines();
-    assert_eq!(lines.len(), 200, "one denial line per denied start\n{}", outcome.describe());
-    assert!(lines.iter().all(|l| *l == blocked_line()), "{}", outcome.describe());
-    assert_eq!(server.request_count(), 2000, "every start must be checked exactly once");
+    assert_eq!(
+        lines.len(),
+        200,
+        "one denial line per denied start\n{}",
+        outcome.describe()
+    );
+    assert!(
+        lines.iter().all(|l| *l == blocked_line()),
+        "{}",
+        outcome.describe()
+    );
+    assert_eq!(
+        server.request_count(),
+        2000,
+        "every start must be checked exactly once"
+    );
 }
 
 #[test]
@@ -80,10 +98,19 @@ console.log(`ok ${counts.ok} eperm ${counts.eperm} other ${counts.other}`);
         .args(["-e", script])
         .run();
     assert_eq!(outcome.code, 0, "{}", outcome.describe());
-    assert_eq!(outcome.stdout().trim(), "ok 1800 eperm 200 other 0", "{}", outcome.describe());
+    assert_eq!(
+        outcome.stdout().trim(),
+        "ok 1800 eperm 200 other 0",
+        "{}",
+        outcome.describe()
+    );
     assert!(!denied.exists(), "a denied command ran");
     assert_eq!(outcome.blocked_lines().len(), 200, "{}", outcome.describe());
-    assert_eq!(server.request_count(), 2000, "every start must be checked exactly once");
+    assert_eq!(
+        server.request_count(),
+        2000,
+        "every start must be checked exactly once"
+    );
 }
 
 #[test]
@@ -95,9 +122,23 @@ fn c_500_forks_from_a_process_whose_threads_spawn_and_allocate() {
     let marker = allow_marker(&dir, "fork");
     let outcome = Run::preloaded(probe(), &server.url())
         .timeout(STRESS_TIMEOUT)
-        .args(["fork_threads", "500", "/usr/bin/touch", "touch", marker.to_str().unwrap()])
+        .args([
+            "fork_threads",
+            "500",
+            "/usr/bin/touch",
+            "touch",
+            marker.to_str().unwrap(),
+        ])
         .run();
     assert_eq!(outcome.code, 0, "{}", outcome.describe());
-    assert!(outcome.stdout().contains("ok=500 eperm=0 other=0"), "{}", outcome.describe());
-    assert_eq!(asked_about(&server, "allowed-fork"), 500, "every forked child's exec must be checked");
+    assert!(
+        outcome.stdout().contains("ok=500 eperm=0 other=0"),
+        "{}",
+        outcome.describe()
+    );
+    assert_eq!(
+        asked_about(&server, "allowed-fork"),
+        500,
+        "every forked child's exec must be checked"
+    );
 }

@@ -14,6 +14,8 @@
 //     vfork_execve  PATH ARGV0 [ARG...]
 //     system CMD | popen CMD
 //     execve_empty_argv PATH               execve with argv = { NULL }
+//     execve_null_argv PATH                execve with argv = NULL (Linux treats it as empty)
+//     execve_null_envp PATH ARGV0 [ARG...] execve with envp = NULL
 //     fork_threads N PATH ARGV0 [ARG...]   N x (fork, child execve) while 4 threads allocate and
 //                                          call posix_spawn("/bin/true") in a loop
 // exit status: the started program's own status when it ran; 42 when the call failed with EPERM;
@@ -211,6 +213,14 @@ int main(int argc, char **argv) {
     if (!strcmp(how, "execve_empty_argv")) {
         char *empty[] = {NULL};
         execve(args[0], empty, envp);
+        return fail("execve", errno);
+    }
+    if (!strcmp(how, "execve_null_argv")) {
+        execve(args[0], NULL, envp);
+        return fail("execve", errno);
+    }
+    if (!strcmp(how, "execve_null_envp")) {
+        execve(args[0], args + 1, NULL);
         return fail("execve", errno);
     }
     if (!strcmp(how, "fork_threads")) {

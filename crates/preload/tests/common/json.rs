@@ -38,7 +38,11 @@ impl Json {
 
 /// Parses one complete JSON document; an error says what is wrong and at which byte.
 pub fn parse(text: &str) -> Result<Json, String> {
-    let mut parser = Parser { text, bytes: text.as_bytes(), pos: 0 };
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
     let value = parser.value()?;
     parser.skip_ws();
     if parser.pos != parser.bytes.len() {
@@ -151,17 +155,28 @@ impl Parser<'_> {
 
     fn number(&mut self) -> Result<Json, String> {
         let start = self.pos;
-        while self.pos < self.bytes.len() && matches!(self.bytes[self.pos], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+        while self.pos < self.bytes.len()
+            && matches!(
+                self.bytes[self.pos],
+                b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+            )
+        {
             self.pos += 1;
         }
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap();
-        text.parse().map(Json::Number).or_else(|_| self.err("invalid number"))
+        text.parse()
+            .map(Json::Number)
+            .or_else(|_| self.err("invalid number"))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or("truncated \\u escape")?;
+        let digits = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .ok_or("truncated \\u escape")?;
         let text = std::str::from_utf8(digits).map_err(|_| "invalid \\u escape")?;
-        let code = u32::from_str_radix(text, 16).map_err(|_| format!("invalid \\u escape at byte {}", self.pos))?;
+        let code =
+            u32::from_str_radix(text, 16).map_err(|_| format!("invalid \\u escape at byte {}", self.pos))?;
         self.pos += 4;
         Ok(code)
     }
@@ -170,7 +185,9 @@ impl Parser<'_> {
         self.expect(b'"')?;
         let mut out = String::new();
         loop {
-            let Some(byte) = self.peek() else { return self.err("unterminated string") };
+            let Some(byte) = self.peek() else {
+                return self.err("unterminated string");
+            };
             match byte {
                 b'"' => {
                     self.pos += 1;
@@ -178,7 +195,9 @@ impl Parser<'_> {
                 }
                 b'\\' => {
                     self.pos += 1;
-                    let Some(escape) = self.peek() else { return self.err("unterminated escape") };
+                    let Some(escape) = self.peek() else {
+                        return self.err("unterminated escape");
+                    };
                     self.pos += 1;
                     match escape {
                         b'"' => out.push('"'),

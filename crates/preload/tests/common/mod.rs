@@ -94,30 +94,58 @@ fn build_dir() -> &'static Path {
     })
 }
 
-/// Compiles tests/c/<name>.c with gcc (once per test binary) and returns the executable.
-pub fn c_program(name: &str) -> PathBuf {
-    static BUILT: OnceLock<std::sync::Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
+fn c_source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(name)
+}
+
+/// Runs gcc once per test binary for `output` (a file name in the build dir) with `args`.
+fn gcc_once(output: &str, args: &[&OsStr]) -> PathBuf {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap();
-    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
-        return path.clone();
+    let path = build_dir().join(output);
+    if built.contains(&path) {
+        return path;
     }
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
-    let output = build_dir().join(name);
     let result = Command::new("gcc")
         .args(["-O2", "-Wall", "-pthread", "-o"])
-        .arg(&output)
-        .arg(&source)
+        .arg(&path)
+        .args(args)
         .output()
         .expect("gcc must be installed to build the C probes");
     assert!(
         result.status.success(),
-        "gcc failed on {}:\n{}",
-        source.display(),
+        "gcc failed for {output}:\n{}",
         String::from_utf8_lossy(&result.stderr)
     );
-    built.push((name.to_string(), output.clone()));
-    output
+    built.push(path.clone());
+    path
+}
+
+/// Compiles tests/c/<name>.c into a program.
+pub fn c_program(name: &str) -> PathBuf {
+    gcc_once(name, &[c_source(&format!("{name}.c")).as_os_str()])
+}
+
+/// early_main linked against libearly.so, whose constructor starts a program (see early_lib.c).
+pub fn early_program() -> PathBuf {
+    let library = gcc_once(
+        "libearly.so",
+        &[
+            OsStr::new("-shared"),
+            OsStr::new("-fPIC"),
+            c_source("early_lib.c").as_os_str(),
+        ],
+    );
+    let rpath = format!("-Wl,-rpath,{}", build_dir().display());
+    gcc_once(
+        "early_main",
+        &[
+            c_source("early_main.c").as_os_str(),
+            library.as_os_str(),
+            OsStr::new(&rpath),
+        ],
+    )
 }
 
 /// The C probe (tests/c/probe.c).
@@ -173,7 +201,11 @@ impl Outcome {
 
     /// stderr lines that the library's denial message starts.
     pub fn blocked_lines(&self) -> Vec<String> {
-        self.stderr().lines().filter(|line| line.starts_with("rampart: blocked")).map(String::from).collect()
+        self.stderr()
+            .lines()
+            .filter(|line| line.starts_with("rampart: blocked"))
+            .map(String::from)
+            .collect()
     }
 
     /// The library's debug lines (`rampart_preload: ...`).
@@ -242,7 +274,9 @@ impl Run {
 
     /// Runs `program` with librampart.so preloaded, asking the server at `url`.
     pub fn preloaded(program: impl AsRef<OsStr>, url: &str) -> Run {
-        Run::plain(program).env("LD_PRELOAD", library_path()).env("RAMPART_URL", url)
+        Run::plain(program)
+            .env("LD_PRELOAD", library_path())
+            .env("RAMPART_URL", url)
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Run {
@@ -350,9 +384,16 @@ impl Run {
         let _ = feeder.join();
         let stdout = out_reader.join().unwrap_or_default();
         let stderr = err_reader.join().unwrap_or_default();
-        let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
         drop(self.home);
-        Outcome { code, stdout, stderr, elapsed }
+        Outcome {
+            code,
+            stdout,
+            stderr,
+            elapsed,
+        }
     }
 }
 
@@ -375,7 +416,10 @@ pub fn commands(server: &StubServer) -> Vec<String> {
 
 /// How many requests asked about a command containing `needle`.
 pub fn asked_about(server: &StubServer, needle: &str) -> usize {
-    commands(server).iter().filter(|command| command.contains(needle)).count()
+    commands(server)
+        .iter()
+        .filter(|command| command.contains(needle))
+        .count()
 }
 
 /// The exact stderr line the library prints for the stub's denials.
@@ -401,7 +445,12 @@ pub fn assert_blocked_once(outcome: &Outcome) {
 
 /// Asserts a denied attempt: marker file absent, one denial line, and the server was asked.
 pub fn assert_denied(outcome: &Outcome, marker: &Path, server: &StubServer) {
-    assert!(!marker.exists(), "denied command ran anyway: {} exists\n{}", marker.display(), outcome.describe());
+    assert!(
+        !marker.exists(),
+        "denied command ran anyway: {} exists\n{}",
+        marker.display(),
+        outcome.describe()
+    );
     assert_blocked_once(outcome);
     let name = marker.file_name().unwrap().to_string_lossy();
     assert!(
@@ -413,8 +462,17 @@ pub fn assert_denied(outcome: &Outcome, marker: &Path, server: &StubServer) {
 
 /// Asserts an allowed attempt: marker file created, no denial line, and the server was asked.
 pub fn assert_allowed(outcome: &Outcome, marker: &Path, server: &StubServer) {
-    assert!(marker.exists(), "allowed command did not run: {} missing\n{}", marker.display(), outcome.describe());
-    assert!(outcome.blocked_lines().is_empty(), "allowed command was reported blocked\n{}", outcome.describe());
+    assert!(
+        marker.exists(),
+        "allowed command did not run: {} missing\n{}",
+        marker.display(),
+        outcome.describe()
+    );
+    assert!(
+        outcome.blocked_lines().is_empty(),
+        "allowed command was reported blocked\n{}",
+        outcome.describe()
+    );
     let name = marker.file_name().unwrap().to_string_lossy();
     assert!(
         asked_about(server, &name) >= 1,
@@ -436,7 +494,11 @@ pub fn allow_marker(dir: &TempDir, label: &str) -> PathBuf {
 /// Splits a POSIX-shell-quoted command back into words the way a real POSIX shell (dash) does.
 pub fn shell_words(command: &str) -> Vec<Vec<u8>> {
     let out = Command::new(tool("dash"))
-        .args(["-c", "eval \"set -- $1\" || exit 9; for a in \"$@\"; do printf '%s\\0' \"$a\"; done", "sh"])
+        .args([
+            "-c",
+            "eval \"set -- $1\" || exit 9; for a in \"$@\"; do printf '%s\\0' \"$a\"; done",
+            "sh",
+        ])
         .arg(command)
         .env_clear()
         .env("PATH", TEST_PATH)

@@ -47,7 +47,11 @@ pub enum Behavior {
     /// markers, allow otherwise, in the shape `rampart serve` answers preflight requests.
     Policy { deny_markers: Vec<String> },
     /// The same raw reply to every request, whatever it asks (hostile servers).
-    Raw { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Raw {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Read and record the request, then keep the connection open and never answer.
     NeverAnswer,
     /// Close each connection right after accepting it, before reading anything.
@@ -57,17 +61,27 @@ pub enum Behavior {
 impl Behavior {
     /// The default policy: deny commands containing `DENY_MARKER`.
     pub fn policy() -> Behavior {
-        Behavior::Policy { deny_markers: vec![DENY_MARKER.to_string()] }
+        Behavior::Policy {
+            deny_markers: vec![DENY_MARKER.to_string()],
+        }
     }
 
     /// An HTTP 200 reply with this body text.
     pub fn ok_body(body: impl Into<Vec<u8>>) -> Behavior {
-        Behavior::Raw { status: 200, headers: Vec::new(), body: body.into() }
+        Behavior::Raw {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 
     /// A reply with this status and body text.
     pub fn status(status: u16, body: impl Into<Vec<u8>>) -> Behavior {
-        Behavior::Raw { status, headers: Vec::new(), body: body.into() }
+        Behavior::Raw {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 }
 
@@ -201,7 +215,11 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                     http_reply(200, &[], allow_reply().as_bytes())
                 }
             }
-            Behavior::Raw { status, headers, body } => http_reply(*status, headers, body),
+            Behavior::Raw {
+                status,
+                headers,
+                body,
+            } => http_reply(*status, headers, body),
             Behavior::NeverAnswer => Vec::new(),
             Behavior::CloseImmediately => unreachable!(),
         };
@@ -233,7 +251,12 @@ fn read_request(reader: &mut BufReader<TcpStream>, shared: &Shared) -> Option<Re
         let (name, value) = line.split_once(':')?;
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
-    let mut request = Request { method, path, headers, body: Vec::new() };
+    let mut request = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
     let chunked = request
         .header("transfer-encoding")
         .is_some_and(|value| value.eq_ignore_ascii_case("chunked"));
@@ -260,7 +283,10 @@ fn read_request(reader: &mut BufReader<TcpStream>, shared: &Shared) -> Option<Re
 }
 
 fn is_timeout(err: &std::io::Error) -> bool {
-    matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 fn read_line(reader: &mut BufReader<TcpStream>, shared: &Shared) -> Option<String> {
