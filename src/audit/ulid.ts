@@ -5,6 +5,8 @@ import crypto from 'node:crypto';
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 let lastTime = -1;
+/** The encoded time of `lastTime`: a busy server writes many records per millisecond. */
+let lastTimeText = '';
 const lastRandom = new Uint8Array(10);
 
 function encodeTime(time: number): string {
@@ -21,8 +23,8 @@ function encodeRandom(bytes: Uint8Array): string {
   let out = '';
   let buffer = 0;
   let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
+  for (let i = 0; i < bytes.length; i++) {
+    buffer = (buffer << 8) | bytes[i]!;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
@@ -40,10 +42,10 @@ export function ulid(now: number = Date.now()): string {
       lastRandom[i] = (lastRandom[i]! + 1) & 0xff;
       if (lastRandom[i] !== 0) break;
     }
-    now = lastTime;
   } else {
     crypto.randomFillSync(lastRandom);
     lastTime = now;
+    lastTimeText = encodeTime(now);
   }
-  return encodeTime(now) + encodeRandom(lastRandom);
+  return lastTimeText + encodeRandom(lastRandom);
 }

@@ -6,7 +6,7 @@ import { unauthorized } from './errors.ts';
 const PREFIX = 'Bearer ';
 
 function digest(text: string): Buffer {
-  return crypto.createHash('sha256').update(text).digest();
+  return crypto.hash('sha256', text, 'buffer'); // one-shot: no Hash object per request
 }
 
 /** A checker for one token: throws HttpError(401) unless `authorization` carries it. */

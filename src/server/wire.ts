@@ -130,14 +130,16 @@ function optional<T>(body: Record<string, unknown>, key: string, type: 'string' 
 export function parseRequest(body: Buffer): PreflightRequestV1 {
   const json = parseJsonObject(body);
   const str = (key: string) => optional<string>(json, key, 'string');
-  for (const key of ['openclaw_hosted', 'skip_pending_approval']) optional<boolean>(json, key, 'boolean');
+  optional<boolean>(json, 'openclaw_hosted', 'boolean');
+  optional<boolean>(json, 'skip_pending_approval', 'boolean');
   return {
     agent: str('agent') ?? '',
     session: str('session') ?? '',
     runId: str('run_id'),
     toolCallId: str('tool_call_id'),
     approvalOwner: str('approval_owner'),
-    params: { ...(optional<Record<string, unknown>>(json, 'params', 'object') ?? {}) },
+    // Freshly parsed and never changed (toToolCall copies before editing): no copy needed.
+    params: optional<Record<string, unknown>>(json, 'params', 'object') ?? {},
     input: optional<Record<string, unknown>>(json, 'input', 'object'),
     command: str('command'),
     commandB64: str('command_b64'),
@@ -161,8 +163,12 @@ function decodeBase64(where: string, value: string): string {
   return Buffer.from(compact, 'base64').toString('utf8');
 }
 
+/** A first character that is neither white space (as trim() sees it) nor `#`. */
+const STARTS_WITH_COMMAND = /^[^\s#]/;
+
 /** Drops leading lines that are blank or comments (`#!/bin/sh`, `# explain`), HTTP path only. */
 export function stripLeadingComments(command: string): string {
+  if (STARTS_WITH_COMMAND.test(command)) return command; // the usual case: nothing to strip, no split
   const lines = command.split('\n');
   let first = 0;
   while (first < lines.length && (lines[first]!.trim() === '' || lines[first]!.trimStart().startsWith('#'))) first++;
@@ -201,26 +207,35 @@ function resolveCommand(req: PreflightRequestV1): string | undefined {
   return found[0]?.[1];
 }
 
-function withoutAliases(map: Record<string, unknown>): Record<string, unknown> {
+const ALIAS_KEYS = [...COMMAND_KEYS, 'command_b64'] as const;
+const LOCATION_KEYS = ['path', 'url', 'workdir', 'cwd'] as const;
+
+/**
+ * A copy of `map` without the command aliases, except `keep`. Keys are only deleted when present
+ * (a delete turns the object into a slow dictionary-mode one).
+ */
+function withoutAliases(map: Record<string, unknown>, keep?: string): Record<string, unknown> {
   const out = { ...map };
-  for (const key of COMMAND_KEYS) delete out[key];
-  delete out.command_b64;
+  for (const key of ALIAS_KEYS) if (key !== keep && Object.hasOwn(out, key)) delete out[key];
   return out;
 }
 
 /** The call the engine decides on; for exec, the canonical command is `params.command`. */
 export function toToolCall(tool: string, req: PreflightRequestV1): ToolCall {
-  let params = { ...req.params };
-  let input = req.input && { ...req.input };
+  let params: Record<string, unknown>;
+  let input = req.input;
   if (tool.trim().toLowerCase() === 'exec') {
     const command = resolveCommand(req);
-    params = withoutAliases(params);
+    // `command` stays (and is overwritten below) when there is a canonical command.
+    params = withoutAliases(req.params, command === undefined ? undefined : 'command');
     if (input) input = withoutAliases(input);
     if (command !== undefined) params.command = stripLeadingComments(command);
-  } else if (req.command !== undefined && params.command === undefined) {
-    params.command = req.command;
+  } else {
+    params = { ...req.params };
+    if (input) input = { ...input };
+    if (req.command !== undefined && params.command === undefined) params.command = req.command;
   }
-  for (const key of ['path', 'url', 'workdir', 'cwd'] as const) {
+  for (const key of LOCATION_KEYS) {
     if (req[key] !== undefined && params[key] === undefined) params[key] = req[key];
   }
   return { agent: req.agent, session: req.session, tool, params, ...(input ? { input } : {}), agentDepth: 0 };

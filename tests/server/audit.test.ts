@@ -1,5 +1,6 @@
 // The audit log as files on disk: the hash chain across records, restarts and files, tamper
 // detection with file:line, torn-line recovery, redaction, and the webhook helper.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -127,6 +128,72 @@ test('after a torn last line the writer starts a fresh line; verify still points
   t.like(verifyAuditDir(dir), { ok: false, error: { file, line: 2 } });
 });
 
+/** Go's encoding/json escaping, written independently of src/audit. */
+const goEscaped = (value: unknown) =>
+  JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+test('record bytes: the spec field order, Go escaping, sorted request keys, optional fields only when set, and the chain hash', (t) => {
+  const dir = tempDir('rampart-audit-');
+  const now = new Date('2026-03-04T05:06:07.089Z');
+  const log = AuditLog.open(dir, { now: () => now });
+  const tricky = 'echo "<a>" && cat x & \u2028 \u2029 é 漢 \u0001 \\';
+  const full: AuditEntry = {
+    agent: 'ag<ent>',
+    session: 's&1',
+    tool: 'exec',
+    request: { zeta: 1, command: tricky, alpha: { z: [1, 'b>'], a: null }, api_key: 'k', empty_token: '' },
+    runId: 'run-1',
+    toolCallId: 'call-<2>',
+    approvalOwner: 'owner',
+    decision: { action: 'deny', matchedPolicies: ['p1', 'p<2>'], evaluationTimeUs: 7, message: 'no & no', suggestions: ['try <this>'] },
+  };
+  const firstId = log.append(full);
+  const secondId = log.append(entry('ls'));
+  log.close();
+  const lines = fs.readFileSync(path.join(dir, '2026-03-04.jsonl'), 'utf8').split('\n');
+  t.is(lines.length, 3);
+  t.is(lines[2], '');
+  const host = JSON.parse(lines[0]!).host;
+  t.deepEqual(Object.keys(host), ['hostname', 'os', 'arch']);
+
+  const seal = (prevHash: string, event: Record<string, unknown>) => {
+    const withEmpty = goEscaped({ ...event, prev_hash: prevHash, hash: '' });
+    const hash = 'sha256:' + crypto.createHash('sha256').update(prevHash + withEmpty).digest('hex');
+    return { line: goEscaped({ ...event, prev_hash: prevHash, hash }), hash };
+  };
+  const first = seal('', {
+    schema_version: 'rampart.audit.v1',
+    id: firstId,
+    timestamp: '2026-03-04T05:06:07.089Z',
+    agent: 'ag<ent>',
+    session: 's&1',
+    host,
+    run_id: 'run-1',
+    tool_call_id: 'call-<2>',
+    approval_owner: 'owner',
+    tool: 'exec',
+    request: { alpha: { a: null, z: [1, 'b>'] }, api_key: '[REDACTED]', command: tricky, empty_token: '', zeta: 1 },
+    decision: { action: 'deny', matched_policies: ['p1', 'p<2>'], evaluation_time_us: 7, message: 'no & no', suggestions: ['try <this>'] },
+  });
+  t.is(lines[0], first.line);
+  t.true(lines[0]!.includes('\\u003ca\\u003e') && lines[0]!.includes('\\u2028') && !lines[0]!.includes('<'));
+  const second = seal(first.hash, {
+    schema_version: 'rampart.audit.v1',
+    id: secondId,
+    timestamp: '2026-03-04T05:06:07.089Z',
+    agent: 'agent',
+    session: 'session',
+    host,
+    tool: 'exec',
+    request: { command: 'ls' },
+    decision: { action: 'allow', evaluation_time_us: 3 },
+  });
+  t.is(lines[1], second.line);
+  t.true(secondId > firstId, 'ids sort in write order within one millisecond');
+  t.regex(secondId, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  t.like(verifyAuditDir(dir), { ok: true, events: 2 });
+});
+
 test('redaction: sensitive keys and credential shapes inside strings', (t) => {
   t.deepEqual(redactValue({ token: 'a', GitHub_Token: 'b', 'x-api-key': 'c', password: 'd', cookie: 'e', authorization: 'f', command_b64: 'g', max_tokens: 5, path: '/tmp' }), {
     GitHub_Token: '[REDACTED]',
@@ -146,6 +213,19 @@ test('redaction: sensitive keys and credential shapes inside strings', (t) => {
   t.is(scrubString('curl "https://x/api?token=abc123&x=1"'), 'curl "https://x/api?token=[REDACTED]&x=1"');
   t.is(scrubString('echo ghp_0123456789abcdefghijklmn xoxb-1234-abcdefgh sk-abcdefghijklmnopqrstu AKIAABCDEFGHIJKLMNOP'), 'echo [REDACTED] [REDACTED] [REDACTED] [REDACTED]');
   t.is(scrubString('ls -la /home'), 'ls -la /home');
+  // Every credential shape, in other spellings (each scrubber must still be reached).
+  t.is(scrubString('curl -H "authorization: basic dXNlcjpwYXNz" x'), 'curl -H "authorization: basic [REDACTED]" x');
+  t.is(scrubString('curl -H "AUTHORIZATION: Token abc123" x'), 'curl -H "AUTHORIZATION: Token [REDACTED]" x');
+  t.is(scrubString('x BEARER abcdefgh12'), 'x BEARER [REDACTED]');
+  t.is(scrubString('tool --passwd "two words" --pass x'), 'tool --passwd [REDACTED] --pass [REDACTED]');
+  t.is(scrubString('MariaDB-Dump -u root -pTopSecret db'), 'MariaDB-Dump -u root -p[REDACTED] db');
+  t.is(scrubString('env MY_API-KEY=1 OPENAI_API_KEY=sk x ApiKey=abc DB_PASSWD=p SECRET_X=y'), 'env MY_API-KEY=[REDACTED] OPENAI_API_KEY=[REDACTED] x ApiKey=[REDACTED] DB_PASSWD=[REDACTED] SECRET_X=[REDACTED]');
+  t.is(scrubString('gho_abcdefghijklmnop1234 ghs_abcdefghijklmnop1234 ghr_abcdefghijklmnop1234'), '[REDACTED] [REDACTED] [REDACTED]');
+  t.is(scrubString('xoxp-12345678-abc sk-proj_abcdefghijklmnop'), '[REDACTED] [REDACTED]');
+  t.is(scrubString('id=AKIA1234567890ABCDEF.'), 'id=[REDACTED].');
+  t.is(scrubString('skip ghost tokenizer apikeys mysqlish'), 'skip ghost tokenizer apikeys mysqlish');
+  // Sensitive keys are decided the same the second time (the verdicts are cached).
+  for (let i = 0; i < 2; i++) t.deepEqual(redactValue({ Session_Token: 'x', tokens_used: 3 }), { Session_Token: '[REDACTED]', tokens_used: 3 });
 });
 
 async function webhookServer(t: import('ava').ExecutionContext, handler: http.RequestListener): Promise<string> {
