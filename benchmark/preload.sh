@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 LIB=${RAMPART_LIBRARY:-$PWD/target/release/librampart.so}
 N=${BENCH_N:-500}
 ROUNDS=${BENCH_ROUNDS:-3}
-DENIED=(/bin/true rampart-deny-me) # harmless even if it were allowed
+DENIED=(/bin/true true rampart-deny-me) # path, argv: harmless even if it were allowed
 
 if [ ! -f "$LIB" ]; then
   echo "librampart.so not found at $LIB: run 'cargo build --release -p rampart-preload' first" >&2
