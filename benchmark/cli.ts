@@ -58,6 +58,18 @@ async function main() {
       'node -e 0': [process.execPath, '-e', '0'],
       'rampart --version': [process.execPath, cli, '--version'],
       'rampart preload -- /bin/true': [process.execPath, cli, 'preload', '--port', String(port), '--', '/bin/true'],
+      // The same run with only the preload command registered: what start-up would cost if every
+      // command module loaded its implementation on use.
+      'preload alone -- /bin/true': [
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        `const { Cli } = await import('clipanion');
+         const { PreloadCommand } = await import(${JSON.stringify(new URL(`file://${path.join(repoRoot, 'dist', 'commands', 'preload.js')}`).href)});
+         const cli = new Cli({ binaryName: 'rampart' });
+         cli.register(PreloadCommand);
+         await cli.runExit(['preload', '--port', '${port}', '--', '/bin/true']);`,
+      ],
     };
     const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
     for (const argv of Object.values(variants)) timeOnce(argv, env); // warm the page cache
@@ -73,6 +85,8 @@ async function main() {
     console.log(`    of which node itself (node -e 0):         ${m['node -e 0']!.toFixed(1)} ms`);
     console.log(`    rampart's own work beyond bare node:      ${overNode.toFixed(1)} ms`);
     console.log(`  ratio preload / bare node:                  ${(m['rampart preload -- /bin/true']! / m['node -e 0']!).toFixed(2)}x`);
+    console.log(`  preload alone (no other command modules):   ${(m['preload alone -- /bin/true']! - m['/bin/true']!).toFixed(1)} ms added`);
+    console.log(`  loading every other command module costs:   ${(m['rampart preload -- /bin/true']! - m['preload alone -- /bin/true']!).toFixed(1)} ms`);
 
     // Where start-up goes: every command module is imported when the CLI starts (src/cli.ts
     // registers them all), so a module that imports its implementation eagerly costs everyone.

@@ -8,7 +8,7 @@ import { childEnvironment } from './environment.ts';
 import { checkLibrary, libraryTroubleshooting } from './library.ts';
 import { shellQuote } from './quote.ts';
 import { Reporter } from './report.ts';
-import { checkHealth, preflight, startBackgroundServer } from './server.ts';
+import { checkHealth, preflight, startBackgroundServer, type Verdict } from './server.ts';
 import type { PreloadSettings } from './settings.ts';
 import { urlForChild } from './settings.ts';
 import { resolveCommand, unprotectablePrograms } from './target.ts';
@@ -33,22 +33,6 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
     return EXIT_SETUP_FAILED;
   }
 
-  if (settings.mode === 'disabled') say.debug(`server: ${url} not contacted (mode disabled)`);
-  else await ensureServer(settings, say);
-
-  let token: ClientToken | undefined;
-  try {
-    token = resolveClientToken(settings.tokenFlag);
-  } catch (err) {
-    say.say(`${(err as Error).message}; fix its permissions, or pass --token / set RAMPART_TOKEN`);
-    return EXIT_SETUP_FAILED;
-  }
-  say.debug(`token: ${describeToken(token)}`);
-  say.debug(`mode: ${settings.mode}`);
-  say.debug(`fail-open: ${settings.failOpen}`);
-  say.debug(`agent: ${settings.agent}`);
-  say.debug(`session: ${settings.session}`);
-
   const command = settings.command;
   const name = command[0]!;
   const target = resolveCommand(name, process.env.PATH, cwd);
@@ -60,10 +44,39 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
     say.say(`${name}: ${target.reason === 'is-directory' ? 'Is a directory' : 'Permission denied'}`);
     return EXIT_BLOCKED;
   }
+
+  let token: ClientToken | undefined;
+  try {
+    token = resolveClientToken(settings.tokenFlag);
+  } catch (err) {
+    say.say(`${(err as Error).message}; fix its permissions, or pass --token / set RAMPART_TOKEN`);
+    return EXIT_SETUP_FAILED;
+  }
+
+  let verdict: Verdict | undefined;
+  if (settings.mode === 'disabled') {
+    say.debug(`server: ${url} not contacted (mode disabled)`);
+  } else {
+    // Ask about the command while the health check runs: one round trip instead of two when the
+    // server is up (the usual case). If we had to start it, ask again with the token it made.
+    const ask = () => preflight(settings.address.url, { command: shellQuote(command), agent: settings.agent, session: settings.session, token: token?.token });
+    const early = ask();
+    if (await ensureServer(settings, say)) {
+      token = readTokenQuietly(settings.tokenFlag) ?? token;
+      verdict = await ask();
+    } else {
+      verdict = await early;
+    }
+  }
+  say.debug(`token: ${describeToken(token)}`);
+  say.debug(`mode: ${settings.mode}`);
+  say.debug(`fail-open: ${settings.failOpen}`);
+  say.debug(`agent: ${settings.agent}`);
+  say.debug(`session: ${settings.session}`);
   say.debug(`command: ${target.path}`);
 
-  if (settings.mode !== 'disabled') {
-    const refusal = await checkTopLevel(settings, token, say);
+  if (verdict) {
+    const refusal = judgeTopLevel(verdict, settings, say);
     if (refusal !== undefined) return refusal;
 
     const quoted = shellQuote(command);
@@ -96,46 +109,43 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
   }
 }
 
-/** Makes sure something answers at the URL; starts `rampart serve` only for the default address. */
-async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<void> {
+/**
+ * Makes sure something answers at the URL; starts `rampart serve` only for the default address.
+ * Returns true when it started one.
+ */
+async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<boolean> {
   const { url: base, source, port } = settings.address;
   const url = urlForChild(base);
   const health = await checkHealth(base);
   if (health.state === 'ok') {
     say.debug(`server: ${url} healthy (mode ${health.mode}, version ${health.version})`);
-    return;
+    return false;
   }
   const consequence = settings.failOpen
     ? 'commands run unchecked (--fail-open=true)'
     : 'commands are blocked (--fail-open=false)';
   if (health.state === 'not-rampart') {
     say.warn(`${health.reason}: not a rampart policy server, so checks will fail (--port or RAMPART_URL must name rampart serve)`);
-    return;
+    return false;
   }
   if (source !== 'default' || !settings.autostart) {
     const where = source === 'port' ? '--port' : source === 'env' ? 'RAMPART_URL' : '--no-serve';
     say.warn(`no policy server answers at ${url} (${health.reason}; ${where}); ${consequence} — start one with: rampart serve --port ${port}`);
-    return;
+    return false;
   }
   say.debug(`server: ${url} not answering (${health.reason}); starting rampart serve --background`);
   const started = await startBackgroundServer(base, port);
   if (started.state === 'ok') {
     say.say(`started policy server on ${url} (built-in policy); it keeps running in the background — stop it with: rampart serve stop`);
     say.debug(`server: ${url} healthy (mode ${started.mode}, version ${started.version})`);
-  } else {
-    say.warn(`could not start a policy server on ${url}: ${started.reason}; ${consequence}`);
+    return true;
   }
+  say.warn(`could not start a policy server on ${url}: ${started.reason}; ${consequence}`);
+  return false;
 }
 
-/** Asks the server about the command itself; returns an exit code when it must not run. */
-async function checkTopLevel(settings: PreloadSettings, token: ClientToken | undefined, say: Reporter): Promise<number | undefined> {
-  const command = shellQuote(settings.command);
-  const verdict = await preflight(settings.address.url, {
-    command,
-    agent: settings.agent,
-    session: settings.session,
-    token: token?.token,
-  });
+/** What the server said about the command itself; an exit code when it must not run. */
+function judgeTopLevel(verdict: Verdict, settings: PreloadSettings, say: Reporter): number | undefined {
   const enforce = settings.mode === 'enforce';
   switch (verdict.kind) {
     case 'decided':
@@ -156,6 +166,15 @@ async function checkTopLevel(settings: PreloadSettings, token: ClientToken | und
       }
       say.blocked(verdict.reason);
       return EXIT_BLOCKED;
+  }
+}
+
+/** The token again after an autostart (which may have just written ~/.rampart/token). */
+function readTokenQuietly(flag: string | undefined): ClientToken | undefined {
+  try {
+    return resolveClientToken(flag);
+  } catch {
+    return undefined; // it was readable a moment ago; the server's 401 will say what is wrong
   }
 }
 
