@@ -456,3 +456,59 @@ fn a_hostile_message_cannot_add_lines() {
         assert!(!stderr.contains('\0'), "{}", outcome.describe());
     }
 }
+
+#[test]
+fn a_keep_alive_connection_closed_by_the_server_does_not_change_decisions() {
+    // The server drops each connection after answering, without saying so: a long-lived process
+    // reusing its pooled connection must notice and still get a real decision, neither a
+    // fail-open allow nor a fail-closed deny.
+    let server = StubServer::start(Behavior::PolicyThenClose {
+        deny_markers: vec![DENY_MARKER.into()],
+    });
+    let dir = TempDir::new("stale");
+    let denied = deny_marker(&dir, "stale");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .env("RAMPART_FAIL_OPEN", "1")
+        .args([
+            "spawn_repeat",
+            "5",
+            "100",
+            "/usr/bin/touch",
+            "touch",
+            denied.to_str().unwrap(),
+        ])
+        .run();
+    assert_eq!(outcome.code, 42, "{}", outcome.describe());
+    assert!(
+        !denied.exists(),
+        "a denied command ran through fail-open\n{}",
+        outcome.describe()
+    );
+    assert_eq!(
+        outcome.blocked_lines(),
+        vec![blocked_line(); 5],
+        "{}",
+        outcome.describe()
+    );
+
+    let allowed = allow_marker(&dir, "stale");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .env("RAMPART_FAIL_OPEN", "0")
+        .args([
+            "spawn_repeat",
+            "5",
+            "100",
+            "/usr/bin/touch",
+            "touch",
+            allowed.to_str().unwrap(),
+        ])
+        .run();
+    assert_eq!(
+        outcome.code,
+        0,
+        "an allowed command was refused\n{}",
+        outcome.describe()
+    );
+    assert!(outcome.stdout().contains("ok=5 "), "{}", outcome.describe());
+    assert_eq!(asked_about(&server, "allowed-stale"), 5);
+}

@@ -142,3 +142,45 @@ fn c_500_forks_from_a_process_whose_threads_spawn_and_allocate() {
         "every forked child's exec must be checked"
     );
 }
+
+#[test]
+fn c_8_threads_checking_at_once_each_get_their_own_decision() {
+    // Concurrent checks from one process share its connection state: a reply given to the wrong
+    // thread would show as an allowed command refused or a denied one run.
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("stress-threads");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .timeout(STRESS_TIMEOUT)
+        .args(["threads_mixed", "8", "50"])
+        .arg(dir.path())
+        .run();
+    assert_eq!(outcome.code, 0, "{}", outcome.describe());
+    assert!(
+        outcome.stdout().contains("mismatches=0"),
+        "{}",
+        outcome.describe()
+    );
+    let lines = outcome.blocked_lines();
+    assert_eq!(lines.len(), 200, "{}", outcome.describe());
+    assert!(
+        lines.iter().all(|l| *l == blocked_line()),
+        "{}",
+        outcome.describe()
+    );
+    let ran_denied = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(DENY_MARKER)
+        })
+        .count();
+    assert_eq!(ran_denied, 0, "denied commands ran");
+    assert_eq!(
+        server.request_count(),
+        400,
+        "every start must be checked exactly once"
+    );
+}

@@ -16,6 +16,10 @@
 //     execve_empty_argv PATH               execve with argv = { NULL }
 //     execve_null_argv PATH                execve with argv = NULL (Linux treats it as empty)
 //     execve_null_envp PATH ARGV0 [ARG...] execve with envp = NULL
+//     spawn_repeat N DELAY_MS PATH ARGV0 [ARG...]  N x (posix_spawn, wait, sleep DELAY_MS)
+//     threads_mixed T N DIR                T threads x N posix_spawns of touch, alternately
+//                                          DIR/allowed-<t>-<i> and DIR/rampart-deny-me-<t>-<i>; each
+//                                          result must match its own command
 //     fork_threads N PATH ARGV0 [ARG...]   N x (fork, child execve) while 4 threads allocate and
 //                                          call posix_spawn("/bin/true") in a loop
 // exit status: the started program's own status when it ran; 42 when the call failed with EPERM;
@@ -124,6 +128,63 @@ static void *busy_thread(void *arg) {
     return NULL;
 }
 
+static int spawn_repeat(int rounds, int delay_ms, const char *path, char **argv, char **envp) {
+    int ok = 0, eperm = 0, other = 0;
+    for (int i = 0; i < rounds; i++) {
+        if (i > 0) usleep(delay_ms * 1000);
+        pid_t pid;
+        int rc = posix_spawn(&pid, path, NULL, NULL, argv, envp);
+        if (rc == EPERM) eperm++;
+        else if (rc != 0) other++;
+        else if (wait_child(pid) == 0) ok++;
+        else other++;
+    }
+    printf("spawn_repeat: ok=%d eperm=%d other=%d\n", ok, eperm, other);
+    fflush(stdout);
+    if (ok == rounds) return 0;
+    if (eperm == rounds) return 42;
+    return 43;
+}
+
+struct mixed_job {
+    int id, rounds;
+    const char *dir;
+    int mismatches;
+};
+
+static void *mixed_thread(void *arg) {
+    struct mixed_job *job = arg;
+    for (int i = 0; i < job->rounds; i++) {
+        int deny = i % 2;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s-%d-%d", job->dir, deny ? "rampart-deny-me" : "allowed", job->id, i);
+        char *argv[] = {"touch", path, NULL};
+        pid_t pid;
+        int rc = posix_spawn(&pid, "/usr/bin/touch", NULL, NULL, argv, environ);
+        int code = rc == 0 ? wait_child(pid) : -1;
+        if (deny ? rc != EPERM : (rc != 0 || code != 0)) job->mismatches++;
+    }
+    return NULL;
+}
+
+static int threads_mixed(int threads, int rounds, const char *dir) {
+    pthread_t tids[64];
+    struct mixed_job jobs[64];
+    if (threads > 64) threads = 64;
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (struct mixed_job){t, rounds, dir, 0};
+        pthread_create(&tids[t], NULL, mixed_thread, &jobs[t]);
+    }
+    int mismatches = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(tids[t], NULL);
+        mismatches += jobs[t].mismatches;
+    }
+    printf("threads_mixed: mismatches=%d\n", mismatches);
+    fflush(stdout);
+    return mismatches == 0 ? 0 : 43;
+}
+
 static int fork_threads(int rounds, const char *path, char **argv, char **envp) {
     pthread_t threads[4];
     for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, busy_thread, NULL);
@@ -222,6 +283,14 @@ int main(int argc, char **argv) {
     if (!strcmp(how, "execve_null_envp")) {
         execve(args[0], args + 1, NULL);
         return fail("execve", errno);
+    }
+    if (!strcmp(how, "spawn_repeat")) {
+        if (!args[1] || !args[2] || !args[3]) return 2;
+        return spawn_repeat(atoi(args[0]), atoi(args[1]), args[2], args + 3, envp);
+    }
+    if (!strcmp(how, "threads_mixed")) {
+        if (!args[1] || !args[2]) return 2;
+        return threads_mixed(atoi(args[0]), atoi(args[1]), args[2]);
     }
     if (!strcmp(how, "fork_threads")) {
         if (!args[1] || !args[2]) return 2;

@@ -46,6 +46,9 @@ pub enum Behavior {
     /// Deny (HTTP 200, `allowed:false`, `DENY_MESSAGE`) when the body contains one of the
     /// markers, allow otherwise, in the shape `rampart serve` answers preflight requests.
     Policy { deny_markers: Vec<String> },
+    /// Like `Policy`, but closes each connection right after its reply without announcing it
+    /// (no `Connection: close`), as servers do when a keep-alive connection idles out.
+    PolicyThenClose { deny_markers: Vec<String> },
     /// The same raw reply to every request, whatever it asks (hostile servers).
     Raw {
         status: u16,
@@ -207,7 +210,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             .header("connection")
             .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         let reply = match &shared.behavior {
-            Behavior::Policy { deny_markers } => {
+            Behavior::Policy { deny_markers } | Behavior::PolicyThenClose { deny_markers } => {
                 let body = request.body_text();
                 if deny_markers.iter().any(|marker| body.contains(marker.as_str())) {
                     http_reply(200, &[], deny_reply().as_bytes())
@@ -230,7 +233,9 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             }
             return;
         }
-        if writer.write_all(&reply).is_err() || wants_close {
+        let closes = wants_close || matches!(shared.behavior, Behavior::PolicyThenClose { .. });
+        if writer.write_all(&reply).is_err() || closes {
+            let _ = writer.shutdown(Shutdown::Both);
             return;
         }
     }
