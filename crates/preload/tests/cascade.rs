@@ -193,3 +193,80 @@ fn a_deep_tree_stays_protected() {
             .args(["-c", "env -u LD_PRELOAD RAMPART_MODE=disabled \"$PYTHON\" -c \"$PYCODE\""])
     });
 }
+
+#[test]
+fn ld_preload_replaced_by_another_library() {
+    cascade("other-preload", |url, _| {
+        Run::preloaded(tool("env"), url)
+            .arg(format!("LD_PRELOAD={}", do_nothing_library().display()))
+            .args(["/bin/sh", "-c", GRANDCHILD])
+    });
+}
+
+#[test]
+fn rampart_url_pointed_at_a_permissive_server_in_between() {
+    // An agent cannot start its own always-allow server and point its children at it.
+    let permissive = StubServer::start(Behavior::ok_body(stub_server::allow_reply()));
+    cascade("permissive-url", |url, _| {
+        Run::preloaded(tool("env"), url)
+            .arg(format!("RAMPART_URL={}", permissive.url()))
+            .args(["RAMPART_MODE=monitor", "/bin/sh", "-c", GRANDCHILD])
+    });
+    assert_eq!(
+        permissive.connection_count(),
+        0,
+        "a child asked the agent's own server"
+    );
+}
+
+#[test]
+fn a_changed_token_agent_and_session_are_restored() {
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("identity");
+    let marker = allow_marker(&dir, "identity");
+    let outcome = Run::preloaded(tool("env"), &server.url())
+        .env("RAMPART_TOKEN", "load-time-token")
+        .env("RAMPART_AGENT", "load-time-agent")
+        .env("RAMPART_SESSION", "load-time-session")
+        .env("MARKER", &marker)
+        .args([
+            "RAMPART_TOKEN=forged",
+            "RAMPART_AGENT=forged",
+            "RAMPART_SESSION=forged",
+            "/bin/sh",
+            "-c",
+        ])
+        .arg(GRANDCHILD)
+        .run();
+    assert_allowed(&outcome, &marker, &server);
+    let request = server
+        .requests()
+        .into_iter()
+        .find(|r| command_of(r).contains("allowed-identity"))
+        .unwrap();
+    assert_eq!(request.header("authorization"), Some("Bearer load-time-token"));
+    let body = json::parse(&request.body_text()).unwrap();
+    assert_eq!(body.get("agent").and_then(Json::as_str), Some("load-time-agent"));
+    assert_eq!(
+        body.get("session").and_then(Json::as_str),
+        Some("load-time-session")
+    );
+}
+
+#[test]
+fn a_large_stripped_environment_is_passed_through_with_the_library_restored() {
+    // 3000 variables (~300 KiB) and no LD_PRELOAD: the rebuilt environment keeps every one.
+    cascade("big-env", |url, _| {
+        Run::preloaded(tool("python3"), url).args([
+            "-c",
+            &format!(
+                "import os, subprocess, sys
+env = {{f'V{{i}}': 'x' * 100 for i in range(3000)}}
+env['MARKER'] = os.environ['MARKER']
+r = subprocess.run(['/bin/sh', '-c', 'test ${{#V2999}} = 100 || exit 3; {}'], env=env)
+sys.exit(r.returncode)",
+                GRANDCHILD.replace('"', "\\\"")
+            ),
+        ])
+    });
+}

@@ -301,3 +301,61 @@ fn the_library_exports_exactly_the_listed_symbols() {
     expected.sort();
     assert_eq!(exported, expected, "exported dynamic symbols vs exports.txt");
 }
+
+#[test]
+fn system_null_still_reports_a_shell() {
+    // system(NULL) asks whether a shell exists; it starts nothing to check and must not crash.
+    let server = StubServer::start(Behavior::policy());
+    let outcome = Run::preloaded(probe(), &server.url()).arg("system_null").run();
+    assert_eq!(outcome.code, 0, "{}", outcome.describe());
+    assert_eq!(outcome.stdout(), "system_null: 1\n", "{}", outcome.describe());
+    assert!(outcome.blocked_lines().is_empty(), "{}", outcome.describe());
+}
+
+#[test]
+fn popen_for_writing_is_checked_and_works() {
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("popen-write");
+    let allowed = allow_marker(&dir, "popen-write");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args([
+            "popen_write",
+            &format!("/usr/bin/tee '{}' >/dev/null", allowed.display()),
+        ])
+        .run();
+    assert_eq!(outcome.code, 0, "{}", outcome.describe());
+    assert_allowed(&outcome, &allowed, &server);
+    assert_eq!(
+        std::fs::read_to_string(&allowed).unwrap(),
+        "written through popen\n"
+    );
+
+    let denied = deny_marker(&dir, "popen-write");
+    let outcome = Run::preloaded(probe(), &server.url())
+        .args([
+            "popen_write",
+            &format!("/usr/bin/tee '{}' >/dev/null", denied.display()),
+        ])
+        .run();
+    assert_eq!(outcome.code, 42, "{}", outcome.describe());
+    assert_denied(&outcome, &denied, &server);
+}
+
+#[test]
+fn posix_spawn_file_actions_are_kept() {
+    // Python's posix_spawn path (close_fds=False, absolute path) redirects stdout with file
+    // actions; Node's spawnSync pipes it after fork. The output must arrive unchanged.
+    let server = StubServer::start(Behavior::policy());
+    let outcome = Run::preloaded(tool("python3"), &server.url())
+        .args([
+            "-c",
+            "import subprocess\nr = subprocess.run(['/usr/bin/echo', 'captured'], close_fds=False, capture_output=True)\nprint(repr(r.stdout), r.returncode)",
+        ])
+        .run();
+    assert_eq!(outcome.stdout(), "b'captured\\n' 0\n", "{}", outcome.describe());
+    let outcome = Run::preloaded(tool("node"), &server.url())
+        .args(["-e", "const r = require('child_process').spawnSync('echo', ['captured']); console.log(JSON.stringify(r.stdout.toString()), r.status)"])
+        .run();
+    assert_eq!(outcome.stdout(), "\"captured\\n\" 0\n", "{}", outcome.describe());
+    assert_eq!(asked_about(&server, "captured"), 2, "{:?}", commands(&server));
+}

@@ -12,7 +12,8 @@
 //   how and args:
 //     execve|execv|execvp|execvpe|execl|execle|execlp|fexecve|execveat|posix_spawn|posix_spawnp|
 //     vfork_execve  PATH ARGV0 [ARG...]
-//     system CMD | popen CMD
+//     system CMD | popen CMD | popen_write CMD (writes "written through popen\n" to its stdin)
+//     system_null                          prints what system(NULL) returns
 //     execve_empty_argv PATH               execve with argv = { NULL }
 //     execve_null_argv PATH                execve with argv = NULL (Linux treats it as empty)
 //     execve_null_envp PATH ARGV0 [ARG...] execve with envp = NULL
@@ -229,7 +230,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (argc - i < 2) {
+    if (argc - i < 2 && !(argc - i == 1 && !strcmp(argv[i], "system_null"))) {
         fprintf(stderr, "usage: probe [options] <how> <args...>\n");
         return 2;
     }
@@ -242,6 +243,17 @@ int main(int argc, char **argv) {
         int rc = system(args[0]);
         if (rc == -1) return fail(how, errno);
         return status_code(rc);
+    }
+    if (!strcmp(how, "system_null")) {
+        printf("system_null: %d\n", system(NULL));
+        return 0;
+    }
+    if (!strcmp(how, "popen_write")) {
+        FILE *pipe = popen(args[0], "w");
+        if (!pipe) return fail("popen", errno);
+        fputs("written through popen\n", pipe);
+        int rc = pclose(pipe);
+        return rc == -1 ? fail("pclose", errno) : status_code(rc);
     }
     if (!strcmp(how, "popen")) {
         FILE *pipe = popen(args[0], "r");

@@ -148,6 +148,20 @@ pub fn early_program() -> PathBuf {
     )
 }
 
+/// A preload library that does nothing (an empty C file).
+pub fn do_nothing_library() -> PathBuf {
+    gcc_once(
+        "do-nothing.so",
+        &[
+            OsStr::new("-shared"),
+            OsStr::new("-fPIC"),
+            OsStr::new("-x"),
+            OsStr::new("c"),
+            OsStr::new("/dev/null"),
+        ],
+    )
+}
+
 /// The C probe (tests/c/probe.c).
 pub fn probe() -> PathBuf {
     c_program("probe")
