@@ -102,14 +102,19 @@ export interface ExtraOptions extends EvaluateOptions {
 }
 
 export function evaluate(set: PolicySet, call: ToolCall, opts: ExtraOptions = {}): Decision {
-  const started = process.hrtime.bigint();
+  const started = performance.now();
   const decision = decide(set, call, opts);
-  const evalDurationUs = Number((process.hrtime.bigint() - started) / 1000n);
+  const evalDurationUs = Math.floor((performance.now() - started) * 1000);
   // Copies: decisions may be cached, callers may mutate what they get.
   const result: Decision = { ...decision, matchedPolicies: [...decision.matchedPolicies], evalDurationUs };
   if (decision.suggestions) result.suggestions = [...decision.suggestions];
   return result;
 }
+
+const COMMAND_KEYS = ['command', 'cmd', 'input'];
+const PATH_KEYS = ['path', 'file_path'];
+const URL_KEYS = ['url'];
+const DOMAIN_KEYS = ['domain'];
 
 function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decision, 'evalDurationUs'> {
   const tool = (call.tool ?? '').trim();
@@ -120,27 +125,33 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
 
   const conflict = firstConflict(params, input, isExec);
   if (conflict) return deny(`ambiguous tool input (${conflict}); failing closed`, []);
-  const command = isExec ? firstString(params, input, ['command', 'cmd', 'input']) : '';
-  const pathValue = firstString(params, input, ['path', 'file_path']);
-  const url = firstString(params, input, ['url']);
-  const domain = firstString(params, input, ['domain']) || hostOf(url);
-  const fields: Array<[string, string]> = [
-    ['agent', call.agent ?? ''], ['session', call.session ?? ''], ['tool', tool], ['command', command],
-    ['path', pathValue], ['url', url], ['domain', domain],
-  ];
-  for (const [name, value] of fields) {
-    const bytes = value.length * 3 > MAX_FIELD_BYTES ? Buffer.byteLength(value) : 0;
-    if (bytes > MAX_FIELD_BYTES) {
-      return deny(`${name} is ${bytes} bytes and exceeds the ${MAX_FIELD_BYTES}-byte policy matching limit; failing closed`, []);
+  const command = isExec ? firstString(params, input, COMMAND_KEYS) : '';
+  const pathValue = firstString(params, input, PATH_KEYS);
+  const url = firstString(params, input, URL_KEYS);
+  const domain = firstString(params, input, DOMAIN_KEYS) || hostOf(url);
+  // A UTF-16 string of n units is at most 3n UTF-8 bytes: only measure when it could be over.
+  const longest = Math.max((call.agent ?? '').length, (call.session ?? '').length, tool.length, command.length, pathValue.length, url.length, domain.length);
+  if (longest * 3 > MAX_FIELD_BYTES) {
+    const fields: Array<[string, string]> = [
+      ['agent', call.agent ?? ''], ['session', call.session ?? ''], ['tool', tool], ['command', command],
+      ['path', pathValue], ['url', url], ['domain', domain],
+    ];
+    for (const [name, value] of fields) {
+      const bytes = value.length * 3 > MAX_FIELD_BYTES ? Buffer.byteLength(value) : 0;
+      if (bytes > MAX_FIELD_BYTES) {
+        return deny(`${name} is ${bytes} bytes and exceeds the ${MAX_FIELD_BYTES}-byte policy matching limit; failing closed`, []);
+      }
     }
   }
 
   const inScope = policiesInScope(set, call.agent ?? '', call.session ?? '', tool);
   // A decision that depends only on these fields (no call counts, once, expiry, params or
   // depth in scope) is remembered: agents repeat commands, and the work is in the analysis.
-  const params0 = asRecord(call.params);
-  const workdir = typeof params0.workdir === 'string' ? params0.workdir : typeof params0.cwd === 'string' ? params0.cwd : '';
-  const cacheKey = opts.decisionCache !== false && isStateless(inScope) ? [call.agent, call.session, tool, command, pathValue, url, domain, workdir].join('\0') : undefined;
+  const workdir = typeof params.workdir === 'string' ? params.workdir : typeof params.cwd === 'string' ? params.cwd : '';
+  const cacheKey =
+    opts.decisionCache !== false && isStateless(inScope)
+      ? `${call.agent ?? ''}\0${call.session ?? ''}\0${tool}\0${command}\0${pathValue}\0${url}\0${domain}\0${workdir}`
+      : undefined;
   if (cacheKey !== undefined) {
     const cached = decisionCache.get(set)?.get(cacheKey);
     if (cached) {
@@ -265,31 +276,50 @@ function asRecord(value: unknown): Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
-function firstString(params: Record<string, unknown>, input: Record<string, unknown>, keys: string[]): string {
-  for (const source of [params, input]) {
-    for (const key of keys) {
-      const value = source[key];
-      if (typeof value === 'string' && value.trim() !== '') return value;
-    }
+function firstString(params: Record<string, unknown>, input: Record<string, unknown>, keys: readonly string[]): string {
+  for (const key of keys) {
+    const value = params[key];
+    if (typeof value === 'string' && isNonBlank(value)) return value;
+  }
+  for (const key of keys) {
+    const value = input[key];
+    if (typeof value === 'string' && isNonBlank(value)) return value;
   }
   return '';
 }
 
+/** value.trim() !== '' without allocating for the usual non-blank first character. */
+function isNonBlank(value: string): boolean {
+  const first = value.charCodeAt(0);
+  if (first > 0x20 && first < 0x7f) return true;
+  return value.trim() !== '';
+}
+
+const ALIAS_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['command', ['command', 'cmd', 'input']],
+  ['workdir', ['workdir', 'cwd']],
+  ['domain', ['domain']],
+  ['scheme', ['scheme']],
+];
+
 /** §2.1 pre-check 1: aliases that disagree (or are not strings) make the call ambiguous. */
 function firstConflict(params: Record<string, unknown>, input: Record<string, unknown>, isExec: boolean): string | undefined {
-  const groups: Array<[string, string[]]> = [['workdir', ['workdir', 'cwd']], ['domain', ['domain']], ['scheme', ['scheme']]];
-  if (isExec) groups.unshift(['command', ['command', 'cmd', 'input']]);
-  for (const [label, keys] of groups) {
-    const values = new Set<string>();
-    for (const source of [params, input]) {
+  for (let g = isExec ? 0 : 1; g < ALIAS_GROUPS.length; g++) {
+    const [label, keys] = ALIAS_GROUPS[g]!;
+    let first: string | undefined;
+    let conflicting = false;
+    for (let s = 0; s < 2; s++) {
+      const source = s === 0 ? params : input;
       for (const key of keys) {
         const value = source[key];
         if (value === undefined || value === null) continue;
         if (typeof value !== 'string') return `${label} alias "${key}" is not a string`;
-        if (value.trim() !== '') values.add(value);
+        if (!isNonBlank(value)) continue;
+        if (first === undefined) first = value;
+        else if (value !== first) conflicting = true;
       }
     }
-    if (values.size > 1) return `conflicting ${label} aliases ${keys.join('/')}`;
+    if (conflicting) return `conflicting ${label} aliases ${keys.join('/')}`;
   }
   return undefined;
 }
@@ -306,7 +336,18 @@ function hostOf(url: string): string {
 /** Per set: (agent, session, tool) -> in-scope policies sorted by priority. */
 const scopeCache = new WeakMap<PolicySet, Map<string, Policy[]>>();
 
+/** The last lookup: agents send the same agent/session/tool call after call. */
+let lastScope: { set: PolicySet; agent: string; session: string; tool: string; policies: Policy[] } | undefined;
+
 function policiesInScope(set: PolicySet, agent: string, session: string, tool: string): Policy[] {
+  const last = lastScope;
+  if (last !== undefined && last.set === set && last.agent === agent && last.session === session && last.tool === tool) return last.policies;
+  const policies = computePoliciesInScope(set, agent, session, tool);
+  lastScope = { set, agent, session, tool, policies };
+  return policies;
+}
+
+function computePoliciesInScope(set: PolicySet, agent: string, session: string, tool: string): Policy[] {
   let bySet = scopeCache.get(set);
   if (!bySet) scopeCache.set(set, (bySet = new Map()));
   return memo(bySet, `${agent}\0${session}\0${tool}`, () =>

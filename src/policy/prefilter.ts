@@ -141,9 +141,11 @@ export class Prefilter {
     // Control characters (sanitize deletes them, ANSI sequences included) and non-ASCII
     // (lower-casing may change lengths): evaluate everything.
     if (NOT_PLAIN.test(command)) return undefined;
+    let mayAlias = false;
     let haystack = command.toLowerCase().replace(QUOTING, '');
     const find = haystack.includes('find');
-    if (find || haystack.includes('rm')) {
+    if (find || haystack.includes('rm')) mayAlias = mayHaveAliases(command, haystack);
+    if (mayAlias) {
       // `find ... -exec rm -rf {} +` substitutes start directories into words, and more than
       // 256 aliases count as a match: both are rare enough to evaluate in full.
       if ((find && haystack.includes('{}')) || command.length > 256) return undefined;
@@ -216,6 +218,19 @@ export class Prefilter {
     return token !== this.generation || this.ruleMarks[this.firstRule[policyIndex]! + ruleIndex] === 1;
   }
 }
+
+/**
+ * Whether some spelling may have an `rm` or `find` head word (then rm aliases may appear). Such
+ * a word starts at a word boundary, after a path separator, or after the `-S` (env) or `/c`,
+ * `/k` (cmd) prefix the analysis cuts off, and ends at a word boundary. Backslashes, backticks
+ * and `^` both join and separate words depending on the dialect: then any `rm`/`find` counts.
+ */
+function mayHaveAliases(command: string, haystack: string): boolean {
+  if (GLUE_OR_SEPARATE.test(command)) return true;
+  return ALIAS_HEAD.test(haystack);
+}
+const GLUE_OR_SEPARATE = /[\\`^]/;
+const ALIAS_HEAD = /(?:^|[^a-z0-9_]|-s|\/[ck])(?:rm|find)(?:$|[^a-z0-9_])/;
 
 // eslint-disable-next-line no-control-regex
 const NOT_PLAIN = /[^\t\n\x20-\x7e]/;

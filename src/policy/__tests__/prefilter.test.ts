@@ -32,6 +32,12 @@ const EDGE_CASES = [
   'find /srv -delete',
   `rm -rf ${Array.from({ length: 300 }, (_, i) => `/d${i}`).join(' ')}`, // more than 256 aliases
   'rm --recursive --force /',
+  "env -S'rm -rf /'",
+  'cmd /crm -rf /',
+  'cmd /Krm -rf /',
+  'npm run format && terraform apply',
+  "bash <<< 'rm -rf /'",
+  'case x in a) rm -rf / ;; esac',
   'cat ~/.ssh/id_rsa\r',
 ];
 
@@ -67,6 +73,10 @@ function respellings(command: string): string[] {
     `${command.replaceAll(' ', '  ')}`,
     `${command.replaceAll(' ', ' \\\n')}`,
     `cmd /c ${command}`,
+    `cmd /c${command}`,
+    `env -S'${single}'`,
+    `x;${command}`,
+    `x=1 ${command}`,
     `powershell -c "${command.replaceAll('"', '`"')}"`,
     `${command} # ${command}`,
     `x${command}`,
