@@ -62,15 +62,19 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** What `ps`, `top` and /proc/<pid>/comm show for a running server (set in serve.ts). */
+export const SERVE_PROCESS_TITLE = 'rampart-serve';
+
 /**
- * Whether `pid` is a live `rampart serve` (not a recycled pid). Where /proc is missing the
- * liveness check has to do.
+ * Whether `pid` is a live `rampart serve` (not a recycled pid): its title, or a `serve`
+ * argument while it starts up. Where /proc is missing the liveness check has to do.
  */
 export function isServeProcess(pid: number): boolean {
   if (!isAlive(pid)) return false;
   try {
+    // Setting process.title overwrites the argv area: "rampart-serve" padded with NULs/spaces.
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes('serve');
+    return argv.includes('serve') || argv[0]!.trim() === SERVE_PROCESS_TITLE;
   } catch {
     return true;
   }

@@ -17,6 +17,7 @@ import {
   removeServeRecord,
   runningServer,
   readServeRecord,
+  SERVE_PROCESS_TITLE,
   isServeProcess,
   serveLogPath,
   writeServeRecord,
@@ -66,6 +67,10 @@ export async function runServe(flags: ServeFlags, background: boolean, streams: 
 }
 
 async function serveInForeground(flags: ServeFlags, home: string, { stderr }: Streams): Promise<number> {
+  // Named "rampart-serve" instead of "node" so that `killall node` / `pkill node`, aimed at an
+  // agent's node processes, do not take the policy server down with them (killall matches the
+  // comm name). This also replaces /proc/<pid>/cmdline: isServeProcess() accepts the title.
+  process.title = SERVE_PROCESS_TITLE;
   const say = (line: string) => stderr.write(`rampart serve: ${line}\n`);
   const token = flags.token?.trim() ? { token: flags.token.trim(), source: 'flag' } : resolveServerToken(home);
   const auditDir = auditDirOf(flags, home);

@@ -89,6 +89,13 @@ interface Outcome {
 
 const ALLOWING = new Set(['allow', 'watch']);
 
+/** The outcome with a webhook's answer (webhooks only run in enforce mode: no monitor rewrite). */
+function withVerdict(outcome: Outcome, verdict: { action: string; message: string }): Outcome {
+  outcome.action = verdict.action;
+  outcome.message = verdict.message;
+  return outcome;
+}
+
 class Service {
   private policies: PolicySet;
   private readonly engine = new EngineState();
@@ -128,7 +135,10 @@ class Service {
           const tool = validateToolName(route.tool);
           const request = parseRequest(await readBody(req, res));
           const call = toToolCall(tool, request);
-          return route.name === 'preflight' ? await this.preflight(res, call, request) : await this.tool(res, call, request);
+          const deciding = this.decide(call, route.name === 'tool' || request.enforce);
+          // Only a webhook rule makes the decision asynchronous: no extra await on the hot path.
+          const outcome = deciding instanceof Promise ? await deciding : deciding;
+          return route.name === 'preflight' ? this.preflight(res, call, request, outcome) : this.tool(res, call, request, outcome);
         }
         case 'reload':
           await readBody(req, res); // any body is accepted and ignored, within the limit
@@ -151,8 +161,11 @@ class Service {
     return Math.floor((Date.now() - this.startedAt) / 1000);
   }
 
-  /** Evaluates under the server mode; `enforcing` = the caller asked for enforcement. */
-  private async decide(call: ToolCall, enforcing: boolean): Promise<Outcome> {
+  /**
+   * Evaluates under the server mode; `enforcing` = the caller asked for enforcement (always on
+   * /v1/tool). A promise only when a webhook has to be asked.
+   */
+  private decide(call: ToolCall, enforcing: boolean): Outcome | Promise<Outcome> {
     const { mode } = this.options;
     if (mode === 'disabled') {
       return { action: 'allow', message: 'policy evaluation disabled', matchedPolicies: [], suggestions: [], evalDurationUs: 0 };
@@ -168,11 +181,8 @@ class Service {
     };
     if (decision.action === 'webhook' && enforced) {
       const hook = (decision as Decision & { webhook?: WebhookConfig }).webhook;
-      const verdict = hook
-        ? await askWebhook(hook, call, decision.message)
-        : { action: 'deny' as const, message: 'webhook rule has no URL; failing closed' };
-      outcome.action = verdict.action;
-      outcome.message = verdict.message;
+      if (!hook) return withVerdict(outcome, { action: 'deny', message: 'webhook rule has no URL; failing closed' });
+      return askWebhook(hook, call, decision.message).then((verdict) => withVerdict(outcome, verdict));
     }
     if (enforcing && mode === 'monitor' && outcome.action !== 'allow') {
       outcome.policyAction = outcome.action;
@@ -216,8 +226,7 @@ class Service {
     }
   }
 
-  private async preflight(res: http.ServerResponse, call: ToolCall, request: PreflightRequestV1): Promise<void> {
-    const outcome = await this.decide(call, request.enforce);
+  private preflight(res: http.ServerResponse, call: ToolCall, request: PreflightRequestV1, outcome: Outcome): void {
     const enforced = request.enforce && this.options.mode === 'enforce';
     const auditId = request.verification ? undefined : this.record(call, request, outcome, enforced);
     const body: PreflightResponseV1 = {
@@ -239,8 +248,7 @@ class Service {
     send(res, 200, body);
   }
 
-  private async tool(res: http.ServerResponse, call: ToolCall, request: PreflightRequestV1): Promise<void> {
-    const outcome = await this.decide(call, true);
+  private tool(res: http.ServerResponse, call: ToolCall, request: PreflightRequestV1, outcome: Outcome): void {
     const enforced = this.options.mode === 'enforce';
     const auditId = this.record(call, request, outcome, enforced);
     const body: ToolResponseV1 = {

@@ -64,6 +64,8 @@ test('serve: generates the token (0600, no newline) before serving, logs one sta
   t.deepEqual(client, { token, source: 'file' });
   t.is((await preflight(`http://127.0.0.1:${port}`, client!.token, 'rm -rf /')).json.decision, 'deny');
   t.like(JSON.parse(fs.readFileSync(path.join(rampart, 'serve.pid'), 'utf8')), { pid: serve.child.pid, port });
+  // Named rampart-serve, not node: `killall node` (which matches comm) leaves the server alone.
+  t.is(fs.readFileSync(`/proc/${serve.child.pid}/comm`, 'utf8').trim(), 'rampart-serve');
 
   serve.child.kill('SIGTERM');
   t.is(await serve.exited, 0);
