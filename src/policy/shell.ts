@@ -7,69 +7,69 @@ export type Dialect = 'posix' | 'cmd' | 'powershell';
 
 /** §4.1: drop ANSI CSI sequences, NUL and control characters except TAB and LF. */
 export function sanitize(text: string): string {
+  if (!CONTROL.test(text)) return text;
   // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/[\x00-\x08\x0b-\x1f]/g, '');
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b-\x1f]/;
+
 /** §4.2: split on `&&`, `||`, `|`, `;`, newline and a lone `&` outside quotes and escapes. */
 export function splitCommand(text: string, dialect: Dialect = 'posix'): string[] {
+  // Splitting never deletes characters: pieces are trimmed slices between separators.
   const pieces: string[] = [];
-  let current = '';
+  const n = text.length;
+  let start = 0;
   let single = false;
   let double = false;
-  const push = () => {
-    const trimmed = current.trim();
+  const push = (end: number) => {
+    const trimmed = text.slice(start, end).trim();
     if (trimmed !== '') pieces.push(trimmed);
-    current = '';
   };
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
+  for (let i = 0; i < n; i++) {
+    const ch = text.charCodeAt(i);
     if (dialect === 'cmd') {
-      if (ch === '^' && !double && i + 1 < text.length) {
-        current += ch + text[i + 1];
+      if (ch === CARET && !double && i + 1 < n) {
         i++;
         continue;
       }
-      if (ch === '"') double = !double;
+      if (ch === DQUOTE) double = !double;
     } else {
       if (single) {
-        if (ch === "'") single = false;
-        current += ch;
+        if (ch === SQUOTE) single = false;
         continue;
       }
-      if (ch === '\\' && i + 1 < text.length) {
-        current += ch + text[i + 1];
+      if (ch === BACKSLASH && i + 1 < n) {
         i++;
         continue;
       }
-      if (ch === "'" && !double) single = true;
-      else if (ch === '"') double = !double;
+      if (ch === SQUOTE && !double) single = true;
+      else if (ch === DQUOTE) double = !double;
     }
-    if (!double && !single) {
-      const next = text[i + 1];
-      if ((ch === '&' && next === '&') || (ch === '|' && next === '|')) {
-        push();
-        i++;
-        continue;
-      }
-      if (ch === '|' || ch === ';' || ch === '\n') {
-        push();
-        continue;
-      }
-      if (ch === '&') {
-        const prev = text[i - 1];
-        const attachedRedirect = prev === '>' || prev === '<' || (dialect !== 'cmd' && next === '>');
-        if (!attachedRedirect) {
-          push();
-          continue;
-        }
+    if (double || single) continue;
+    const next = text.charCodeAt(i + 1); // NaN past the end
+    if ((ch === AMP && next === AMP) || (ch === PIPE && next === PIPE)) {
+      push(i);
+      i++;
+      start = i + 1;
+    } else if (ch === PIPE || ch === SEMI || ch === NEWLINE) {
+      push(i);
+      start = i + 1;
+    } else if (ch === AMP) {
+      const prev = text.charCodeAt(i - 1);
+      const attachedRedirect = prev === GT || prev === LT || (dialect !== 'cmd' && next === GT);
+      if (!attachedRedirect) {
+        push(i);
+        start = i + 1;
       }
     }
-    current += ch;
   }
-  push();
+  push(n);
   return pieces;
 }
+
+const [CARET, DQUOTE, SQUOTE, BACKSLASH, AMP, PIPE, SEMI, NEWLINE, GT, LT, SPACE, TAB] = Array.from('^"\'\\&|;\n>< \t', (c) => c.charCodeAt(0));
 
 /** §4.3: split a segment into words, removing quotes and escapes in the given dialect. */
 export function tokenize(segment: string, dialect: Dialect = 'posix'): string[] {
@@ -96,19 +96,29 @@ export function tokenize(segment: string, dialect: Dialect = 'posix'): string[] 
         i = stop;
       } else if (ch === '"') {
         let j = i + 1;
+        let run = j;
         for (; j < segment.length && segment[j] !== '"'; j++) {
           if (segment[j] === '\\' && j + 1 < segment.length) {
+            word += segment.slice(run, j);
             j++;
             if (segment[j] !== '\n') word += segment[j];
-          } else word += segment[j];
+            run = j + 1;
+          }
         }
+        word += segment.slice(run, j);
         i = j;
       } else if (ch === '\\') {
         if (i + 1 < segment.length) {
           i++;
           if (segment[i] !== '\n') word += segment[i];
         }
-      } else word += ch;
+      } else {
+        // A run of ordinary characters at once.
+        let j = i + 1;
+        while (j < segment.length && !isPosixSpecial(segment.charCodeAt(j))) j++;
+        word += segment.slice(i, j);
+        i = j - 1;
+      }
     } else if (dialect === 'powershell') {
       if (ch === "'") {
         let j = i + 1;
@@ -150,14 +160,22 @@ export function tokenize(segment: string, dialect: Dialect = 'posix'): string[] 
   return tokens;
 }
 
+function isPosixSpecial(code: number): boolean {
+  return code === SPACE || code === TAB || code === SQUOTE || code === DQUOTE || code === BACKSLASH;
+}
+
 const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ash', 'ksh']);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
 /** Lower-cased basename of a word, surrounding quotes removed (`/usr/bin/Bash` -> `bash`). */
 export function baseName(word: string): string {
-  const unquoted = word.replace(/^["']+|["']+$/g, '');
+  const unquoted = isQuote(word.charCodeAt(0)) || isQuote(word.charCodeAt(word.length - 1)) ? word.replace(/^["']+|["']+$/g, '') : word;
   const slash = Math.max(unquoted.lastIndexOf('/'), unquoted.lastIndexOf('\\'));
   return unquoted.slice(slash + 1).toLowerCase();
+}
+
+function isQuote(code: number): boolean {
+  return code === SQUOTE || code === DQUOTE;
 }
 
 function dialectOf(head: string): Dialect {
@@ -380,7 +398,11 @@ export function normalizeWords(words: string[], dialect: Dialect): string[] {
 
 /** Tokenizes one segment in the dialect its head word implies (cmd: `^` removed). */
 function tokenizeSegment(segment: string): { words: string[]; dialect: Dialect } {
-  const head = segment.trimStart().split(/[ \t]/, 1)[0] ?? '';
+  let from = 0;
+  while (from < segment.length && /\s/.test(segment[from]!)) from++;
+  let to = from;
+  while (to < segment.length && segment.charCodeAt(to) !== SPACE && segment.charCodeAt(to) !== TAB) to++;
+  const head = segment.slice(from, to);
   const dialect = dialectOf(head);
   const words = tokenize(segment, dialect);
   return { words: dialect === 'cmd' ? words.map((w) => w.replaceAll('^', '')) : words, dialect };
@@ -488,6 +510,8 @@ export function analyze(raw: string): Analysis {
 /** §4.8 "POSIX body" variant: control-structure keywords and grouping stripped. */
 export function posixBody(text: string): string {
   let body = text.trim();
+  // Fast path: none of the edits below can apply.
+  if (!MAY_START_BODY.test(body) && !MAY_END_BODY.test(body)) return body;
   const caseArm = /^case\s.*?\sin\s+[^)]*\)\s*(.*?)(;;.*)?$/s.exec(body);
   if (caseArm) return caseArm[1]!.trim();
   for (let changed = true; changed; ) {
@@ -502,6 +526,10 @@ export function posixBody(text: string): string {
   }
   return body;
 }
+
+/** Loose tests (supersets) for the edits of posixBody: case, ( {, keywords, ) }, fi/done/esac. */
+const MAY_START_BODY = /^(case\s|[({!]|if|elif|while|until|then|do|else)/;
+const MAY_END_BODY = /([)}]|fi|done|esac)$/;
 
 const RECURSIVE_FLAGS = new Set(['-r', '-R', '--recursive']);
 const FORCE_FLAGS = new Set(['-f', '--force']);
