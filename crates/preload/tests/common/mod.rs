@@ -85,10 +85,20 @@ impl Drop for TempDir {
     }
 }
 
+/// Where the C helpers are compiled: target/<profile>/rampart-test-c/<test binary>/, so nothing
+/// is left in /tmp and two test binaries never write the same file.
 fn build_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("rampart-preload-build-{}", std::process::id()));
+        let exe = std::env::current_exe().expect("current_exe");
+        let name = exe.file_name().unwrap().to_owned();
+        let dir = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("rampart-test-c")
+            .join(name);
         std::fs::create_dir_all(&dir).unwrap();
         dir
     })
