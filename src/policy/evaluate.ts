@@ -51,7 +51,7 @@ export class EngineState {
 /** Bounded per-command caches: analysis is a pure function of the command text. */
 const CACHE_LIMIT = 2048;
 const containsSpellingsCache = new Map<string, string[]>();
-const restrictiveSubjectsCache = new Map<string, { subjects: string[]; tooManyAliases: boolean }>();
+const restrictiveSubjectsCache = new Map<string, RestrictiveSubjects>();
 const envAssignmentsCache = new Map<string, string[]>();
 const componentCandidatesCache = new Map<string, string[]>();
 
@@ -85,7 +85,7 @@ interface CallView {
   now: number;
   state: EngineState | undefined;
   analysis?: Analysis;
-  restrictiveSubjects?: { subjects: string[]; tooManyAliases: boolean };
+  restrictiveSubjects?: RestrictiveSubjects;
   /** Which rules the exec command can possibly match (undefined: evaluate every rule). */
   prefilter?: Prefilter;
   /** Token of the prefilter's scan of this command. */
@@ -477,29 +477,69 @@ function analysisOf(view: CallView): Analysis {
 }
 
 /**
- * §4.8: every spelling a restrictive rule tests, computed once per call: raw and components,
- * their POSIX bodies, rm/find canonical aliases, normalizations and alternates.
+ * §4.8: every spelling a restrictive rule tests: raw and components, their POSIX bodies,
+ * rm/find canonical aliases, normalizations and alternates. Produced lazily, one base text at
+ * a time (the raw command first, which needs no analysis), so a rule that matches early
+ * stops the work; shared by all rules of one call.
  */
-function restrictiveSubjectsOf(view: CallView): { subjects: string[]; tooManyAliases: boolean } {
-  view.restrictiveSubjects ??= memo(restrictiveSubjectsCache, view.command, () => computeRestrictiveSubjects(analysisOf(view)));
+class RestrictiveSubjects {
+  /** The spellings produced so far, without duplicates or empty strings. */
+  readonly list: string[] = [];
+  /** Some spelling had more than MAX_RM_ALIASES aliases: counts as a match. */
+  tooManyAliases = false;
+  private readonly seen = new Set<string>();
+  private bases: string[] | undefined;
+  private next = 0;
+
+  constructor(private readonly command: string) {}
+
+  /** Adds the spellings of the next base text; false when there is none left. */
+  more(): boolean {
+    let base: string;
+    if (this.bases === undefined) {
+      base = this.command;
+      this.bases = [];
+    } else {
+      if (this.next === 0) this.bases = analyze(this.command).components;
+      if (this.next >= this.bases.length) return false;
+      base = this.bases[this.next++]!;
+    }
+    const body = posixBody(base);
+    this.addSpellings(base);
+    if (body !== base) this.addSpellings(body);
+    return true;
+  }
+
+  private addSpellings(candidate: string): void {
+    this.add(candidate);
+    const aliases = rmAliases(candidate);
+    if (aliases === undefined) this.tooManyAliases = true;
+    else for (const alias of aliases) this.add(alias);
+    this.add(normalize(candidate));
+    for (const alt of alternates(candidate)) this.add(alt);
+  }
+
+  private add(text: string): void {
+    if (text === '' || this.seen.has(text)) return;
+    this.seen.add(text);
+    this.list.push(text);
+  }
+}
+
+function restrictiveSubjectsOf(view: CallView): RestrictiveSubjects {
+  view.restrictiveSubjects ??= memo(restrictiveSubjectsCache, view.command, () => new RestrictiveSubjects(view.command));
   return view.restrictiveSubjects;
 }
 
-function computeRestrictiveSubjects(a: Analysis): { subjects: string[]; tooManyAliases: boolean } {
-  const subjects = new Set<string>();
-  let tooManyAliases = false;
-  for (const base of [a.raw, ...a.components]) {
-    for (const candidate of new Set([base, posixBody(base)])) {
-      subjects.add(candidate);
-      const aliases = rmAliases(candidate);
-      if (aliases === undefined) tooManyAliases = true;
-      else for (const alias of aliases) subjects.add(alias);
-      subjects.add(normalize(candidate));
-      for (const alt of alternates(candidate)) subjects.add(alt);
-    }
-  }
-  subjects.delete('');
-  return { subjects: [...subjects], tooManyAliases };
+/** True if a glob matches any restrictive spelling of the command (producing them as needed). */
+function anyRestrictiveSubjectMatches(globs: GlobSet, view: CallView): boolean {
+  const subjects = restrictiveSubjectsOf(view);
+  const { list } = subjects;
+  let i = 0;
+  do {
+    for (; i < list.length; i++) if (globs.test(list[i]!)) return true;
+  } while (subjects.more());
+  return subjects.tooManyAliases;
 }
 
 /** Candidate spellings of one component (for per-component exclusion checks, §4.9 iii). */
@@ -530,8 +570,7 @@ function containsRestrictive(lowerEntries: string[], text: string): boolean {
 
 function restrictivePositive(cond: Condition, view: CallView): boolean {
   if (cond.commandMatches) {
-    const { subjects, tooManyAliases } = restrictiveSubjectsOf(view);
-    if (tooManyAliases || cond.commandMatches.testAny(subjects)) return true;
+    if (anyRestrictiveSubjectMatches(cond.commandMatches, view)) return true;
   }
   return cond.commandContains !== undefined && containsRestrictive(cond.commandContainsLower!, view.command);
 }
