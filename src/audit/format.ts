@@ -55,16 +55,21 @@ export function chainHash(prevHash: string, recordWithEmptyHash: string): string
 
 const GO_ESCAPED = /[<>&\u2028\u2029]/;
 const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;
-const goEscape = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
+const goEscapeChar = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
 
 /**
- * JSON as Go's encoding/json writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped, so that
- * records hash the same whichever implementation wrote them. These characters can only occur
- * inside JSON strings, so serializing a record part by part gives the same bytes as a whole.
+ * A JSON text (JSON.stringify output) with `<`, `>`, `&`, U+2028 and U+2029 escaped as Go's
+ * encoding/json writes them, so that records hash the same whichever implementation wrote
+ * them. These characters only occur inside JSON strings, so a record serialized part by part
+ * and escaped once as a whole gives the same bytes as goJson(record).
  */
+export function goEscape(json: string): string {
+  return GO_ESCAPED.test(json) ? json.replace(GO_ESCAPED_ALL, goEscapeChar) : json;
+}
+
+/** JSON as Go's encoding/json writes it (see goEscape). */
 export function goJson(value: unknown): string {
-  const json = JSON.stringify(value);
-  return GO_ESCAPED.test(json) ? json.replace(GO_ESCAPED_ALL, goEscape) : json;
+  return goEscape(JSON.stringify(value));
 }
 
 /** Seals a record serialized with `"hash":""` as its last field: returns the line and its hash. */

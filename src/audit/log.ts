@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   auditFileName,
+  goEscape,
   goJson,
   listAuditFiles,
   MAX_FILE_BYTES,
@@ -62,21 +63,23 @@ const HOST_JSON = goJson(HOST);
 
 /**
  * The record, serialized with `"hash":""` last. Written out field by field (policy-format.md §5
- * order, optional fields only when set) instead of building an object and stringifying it:
- * the same bytes as goJson(record) (tests/server/audit.test.ts checks), at a fraction of the cost.
+ * order, optional fields only when set) and Go-escaped once, instead of building an object
+ * and stringifying it: the same bytes as goJson(record) (tests/server/audit.test.ts checks),
+ * at a fraction of the cost.
  */
 function recordJson(id: string, timestamp: string, entry: AuditEntry, prevHash: string): string {
   const { decision } = entry;
-  let json = `${RECORD_START}"${id}","timestamp":"${timestamp}","agent":${goJson(entry.agent)},"session":${goJson(entry.session)},"host":${HOST_JSON}`;
-  if (entry.runId) json += `,"run_id":${goJson(entry.runId)}`;
-  if (entry.toolCallId) json += `,"tool_call_id":${goJson(entry.toolCallId)}`;
-  if (entry.approvalOwner) json += `,"approval_owner":${goJson(entry.approvalOwner)}`;
-  json += `,"tool":${goJson(entry.tool)},"request":${goJson(redactValue(entry.request))},"decision":{"action":${goJson(decision.action)}`;
-  if (decision.matchedPolicies?.length) json += `,"matched_policies":${goJson(decision.matchedPolicies)}`;
-  json += `,"evaluation_time_us":${JSON.stringify(decision.evaluationTimeUs ?? 0)}`;
-  if (decision.message) json += `,"message":${goJson(redactValue(decision.message))}`;
-  if (decision.suggestions?.length) json += `,"suggestions":${goJson(redactValue(decision.suggestions))}`;
-  return `${json}},"prev_hash":${goJson(prevHash)},"hash":""}`;
+  const json = JSON.stringify;
+  let out = `${RECORD_START}"${id}","timestamp":"${timestamp}","agent":${json(entry.agent)},"session":${json(entry.session)},"host":${HOST_JSON}`;
+  if (entry.runId) out += `,"run_id":${json(entry.runId)}`;
+  if (entry.toolCallId) out += `,"tool_call_id":${json(entry.toolCallId)}`;
+  if (entry.approvalOwner) out += `,"approval_owner":${json(entry.approvalOwner)}`;
+  out += `,"tool":${json(entry.tool)},"request":${json(redactValue(entry.request))},"decision":{"action":${json(decision.action)}`;
+  if (decision.matchedPolicies?.length) out += `,"matched_policies":${json(decision.matchedPolicies)}`;
+  out += `,"evaluation_time_us":${json(decision.evaluationTimeUs ?? 0)}`;
+  if (decision.message) out += `,"message":${json(redactValue(decision.message))}`;
+  if (decision.suggestions?.length) out += `,"suggestions":${json(redactValue(decision.suggestions))}`;
+  return goEscape(`${out}},"prev_hash":${json(prevHash)},"hash":""}`);
 }
 
 export class AuditLog {
