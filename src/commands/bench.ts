@@ -1,8 +1,5 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
-import { loadCorpus, loadPolicyFile, PolicyLoadError, scoreCorpus } from '../policy/index.ts';
-import { hostOs } from '../policy/corpus.ts';
-import { formatCorpusScore } from '../policy/report.ts';
 import { builtinPolicyPath } from '../util/paths.ts';
 
 export class BenchCommand extends Command {
@@ -24,7 +21,7 @@ export class BenchCommand extends Command {
 
   corpus = Option.String('--corpus', { required: true, description: 'Attack corpus YAML file' });
   policy = Option.String('--policy', { description: 'Policy file to score (default: the built-in policy)' });
-  os = Option.String('--os', hostOs(), {
+  os = Option.String('--os', process.platform === 'win32' ? 'windows' : process.platform, {
     description: 'Keep cases for this OS: linux, darwin, windows or all (default: this host)',
     validator: t.isEnum(['linux', 'darwin', 'windows', 'all']),
   });
@@ -36,6 +33,9 @@ export class BenchCommand extends Command {
   });
 
   async execute(): Promise<number> {
+    // The engine and its YAML parser load only when this command runs (CLI start-up stays short).
+    const { loadCorpus, loadPolicyFile, PolicyLoadError, scoreCorpus } = await import('../policy/index.ts');
+    const { formatCorpusScore } = await import('../policy/report.ts');
     const policy = this.policy ?? builtinPolicyPath;
     let score;
     let corpusName;

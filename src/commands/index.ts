@@ -3,6 +3,7 @@ import type { CommandClass } from 'clipanion';
 import { SetupCommand } from './setup.ts';
 import { ServeInstallCommand } from './serve/install.ts';
 import { ServeUninstallCommand } from './serve/uninstall.ts';
+import { WrapCommand } from './wrap.ts';
 import { DoctorCommand } from './doctor.ts';
 import { PreloadCommand } from './preload.ts';
 import { LibPathCommand } from './lib/path.ts';
@@ -20,6 +21,7 @@ export const commands: CommandClass[] = [
   SetupCommand,
   ServeInstallCommand,
   ServeUninstallCommand,
+  WrapCommand,
   PreloadCommand,
   DoctorCommand,
   LibPathCommand,

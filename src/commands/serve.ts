@@ -1,5 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { runServe, type ServeFlags } from '../server/serve.ts';
+import type { ServeFlags } from '../server/serve.ts';
 import { isMode, isPort } from './options.ts';
 
 export class ServeCommand extends Command {
@@ -42,6 +42,7 @@ export class ServeCommand extends Command {
   background = Option.Boolean('--background,-b', false, { description: 'Start detached, wait until it answers, then return' });
 
   override async execute(): Promise<number> {
+    const { runServe } = await import('../server/serve.ts');
     const flags: ServeFlags = {
       addr: this.addr,
       port: this.port,

@@ -1,8 +1,5 @@
 import fs from 'node:fs';
 import { Command, Option, UsageError } from 'clipanion';
-import { checkLibrary, libraryTroubleshooting } from '../preload/library.ts';
-import { installWrapper, removeWrapper, SetupRefusal } from '../setup/install.ts';
-import { AGENT_NAME, pathAdvice } from '../setup/wrapper.ts';
 
 export class SetupCommand extends Command {
   static override paths = [['setup']];
@@ -42,6 +39,9 @@ export class SetupCommand extends Command {
   });
 
   override async execute(): Promise<number> {
+    const { checkLibrary, libraryTroubleshooting } = await import('../preload/library.ts');
+    const { installWrapper, removeWrapper, SetupRefusal } = await import('../setup/install.ts');
+    const { AGENT_NAME, pathAdvice } = await import('../setup/wrapper.ts');
     const { stdout, stderr } = this.context;
     if (!AGENT_NAME.test(this.agent)) {
       throw new UsageError(

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Command, Option } from 'clipanion';
-import { evaluate, loadPolicyFile, loadServePolicies, loadSuite, PolicyLoadError, runSuite } from '../policy/index.ts';
-import { formatDecision, formatSuiteResult } from '../policy/report.ts';
+// The engine and its YAML parser load only when this command runs (CLI start-up stays short).
+type Engine = typeof import('../policy/index.ts') & typeof import('../policy/report.ts');
 
 export class TestCommand extends Command {
   static override paths = [['test']];
@@ -33,16 +33,17 @@ export class TestCommand extends Command {
   target = Option.String({ name: 'command-or-suite' });
 
   async execute(): Promise<number> {
+    const engine: Engine = { ...(await import('../policy/index.ts')), ...(await import('../policy/report.ts')) };
     try {
-      return /\.ya?ml$/i.test(this.target) && fs.existsSync(this.target) ? this.runSuiteFile() : this.checkCommand();
+      return /\.ya?ml$/i.test(this.target) && fs.existsSync(this.target) ? this.runSuiteFile(engine) : this.checkCommand(engine);
     } catch (err) {
-      if (!(err instanceof PolicyLoadError)) throw err;
+      if (!(err instanceof engine.PolicyLoadError)) throw err;
       this.context.stderr.write(`rampart: policy error: ${err.message}\n`);
       return 2;
     }
   }
 
-  private checkCommand(): number {
+  private checkCommand({ evaluate, loadPolicyFile, loadServePolicies, formatDecision }: Engine): number {
     if (this.run !== undefined) this.context.stderr.write('rampart: --run only applies to test suites; ignored\n');
     const set = this.config !== undefined ? loadPolicyFile(this.config) : loadServePolicies({});
     const params = this.tool.trim().toLowerCase() === 'exec' ? { command: this.target } : { path: this.target, url: this.target };
@@ -54,7 +55,7 @@ export class TestCommand extends Command {
     return decision.action === 'deny' ? 1 : 0;
   }
 
-  private runSuiteFile(): number {
+  private runSuiteFile({ loadSuite, runSuite, formatSuiteResult }: Engine): number {
     const suite = loadSuite(this.target);
     const result = runSuite(suite, { ...(this.run !== undefined ? { run: this.run } : {}), ...(this.config !== undefined ? { config: this.config } : {}) });
     this.context.stdout.write(this.json ? `${JSON.stringify(result)}\n` : formatSuiteResult(result));

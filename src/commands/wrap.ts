@@ -1,6 +1,5 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import { runWrapped, WrapError } from '../wrap/session.ts';
 import { isPort } from './options.ts';
 
 export class WrapCommand extends Command {
@@ -43,6 +42,7 @@ export class WrapCommand extends Command {
   command = Option.Proxy({ name: 'command', required: 1 });
 
   override async execute(): Promise<number> {
+    const { runWrapped, WrapError } = await import('../wrap/session.ts');
     const command = this.command[0] === '--' ? this.command.slice(1) : this.command;
     if (command.length === 0 || command[0] === '') {
       throw new UsageError('Missing the command to run: rampart wrap [flags] -- <command> [args...]');

@@ -1,8 +1,10 @@
-// The one small HTTP client the launcher and `rampart doctor` use to talk to `rampart serve`.
-// node:http instead of got: importing got costs ~80 ms of CLI start-up (benchmark/cli.ts), and the
-// launcher needs exactly two bounded requests. No proxy is ever used (the token must not leave
-// the machine through one), no keep-alive (nothing may linger after the command ends).
+// The one small HTTP client the launcher and `rampart doctor` use to talk to `rampart serve`,
+// built on got. Bounded in time and size; no retries (a retry would only add latency to the
+// agent's start), no redirects (a redirect is a reply we do not trust), no keep-alive (nothing
+// may linger after the command ends). got reads no proxy variables, so the token never goes to a proxy.
 import http from 'node:http';
+import https from 'node:https';
+import got, { CancelError, RequestError } from 'got';
 
 export interface HttpReply {
   status: number;
@@ -25,53 +27,55 @@ export interface HttpOptions {
   maxBytes?: number;
 }
 
+const noKeepAlive = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
+
 export async function request(url: URL, options: HttpOptions = {}): Promise<HttpReply> {
   const { method = 'GET', timeoutMs = 2000, maxBytes = 64 * 1024 } = options;
-  const transport = url.protocol === 'https:' ? await import('node:https') : http;
-  const body = options.json === undefined ? undefined : JSON.stringify(options.json);
-  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-
-  return new Promise((resolve, reject) => {
-    const req = transport.request(url, { method, headers, agent: false });
-    let settled = false;
-    const settle = (outcome: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      outcome();
-    };
-    // Settle first, then tear the socket down: whatever events destroy() emits are ignored.
-    const fail = (err: Error) => {
-      const known = err instanceof TransportError || err instanceof ReplyTooLargeError;
-      settle(() => reject(known ? err : new TransportError(describeNetworkError(err, url))));
-      req.destroy();
-    };
-    const timer = setTimeout(() => fail(new TransportError(`no answer from ${url.origin} within ${timeoutMs} ms`)), timeoutMs);
-    req.on('error', fail);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBytes) fail(new ReplyTooLargeError(`reply from ${url.origin} is larger than ${maxBytes} bytes`));
-        else chunks.push(chunk);
-      });
-      res.on('error', fail);
-      res.on('end', () => {
-        settle(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      });
-    });
-    req.end(body);
+  const pending = got(url, {
+    method,
+    headers: { accept: 'application/json', ...options.headers },
+    json: options.json,
+    timeout: { request: timeoutMs },
+    retry: { limit: 0 },
+    followRedirect: false,
+    throwHttpErrors: false,
+    decompress: false,
+    agent: noKeepAlive,
+    responseType: 'text',
   });
+  let tooLarge = false;
+  pending.on('downloadProgress', ({ transferred }: { transferred: number }) => {
+    if (transferred > maxBytes && !tooLarge) {
+      tooLarge = true;
+      pending.cancel();
+    }
+  });
+  try {
+    const response = await pending;
+    return { status: response.statusCode, body: response.body };
+  } catch (err) {
+    if (tooLarge && err instanceof CancelError) {
+      throw new ReplyTooLargeError(`reply from ${url.origin} is larger than ${maxBytes} bytes`);
+    }
+    if (err instanceof RequestError) throw new TransportError(describeNetworkError(err, url, timeoutMs));
+    throw err;
+  }
 }
 
-function describeNetworkError(err: Error, url: URL): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ECONNREFUSED') return `connection refused by ${url.host}`;
-  if (code === 'ECONNRESET') return `connection reset by ${url.host}`;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `cannot resolve host ${url.hostname}`;
-  return `${url.origin}: ${err.message}`;
+function describeNetworkError(err: RequestError, url: URL, timeoutMs: number): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `connection refused by ${url.host}`;
+    case 'ECONNRESET':
+      return `connection reset by ${url.host}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve host ${url.hostname}`;
+    case 'ETIMEDOUT':
+      return `no answer from ${url.origin} within ${timeoutMs} ms`;
+    default:
+      return `${url.origin}: ${err.message}`;
+  }
 }
 
 /** Parses a reply body as one JSON object; undefined when it is anything else. */

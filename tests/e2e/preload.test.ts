@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { cliPath, freePort, repoRoot, run, runCli, tempDir } from '../helpers.ts';
+import { cliPath, freePort, repoRoot, run, runCli, tempDir, withDefaultPortLock } from '../helpers.ts';
 import { decoyRm, homeWithLibrary, pathWith, startServer, type Home, type Server } from './preload-fixtures.ts';
 
 let home: Home;
@@ -319,35 +319,37 @@ test.serial('a missing library: what was searched and how to install it, exit 1 
   t.regex(result.stderr, /cargo build --release -p rampart-preload/);
 });
 
-test.serial('autostart: with nothing on 127.0.0.1:9090, a policy server is started (one line) and protects', async (t) => {
-  const busy = await new Promise<boolean>((resolve) => {
-    const probe = net.connect(9090, '127.0.0.1');
-    probe.once('connect', () => (probe.destroy(), resolve(true)));
-    probe.once('error', () => resolve(false));
-  });
-  if (busy) {
-    t.log('SKIPPED: something already listens on 127.0.0.1:9090');
-    t.pass();
-    return;
-  }
-  const autoHome = homeWithLibrary();
-  // The autostarted server is detached by design: stop it the way the start line says.
-  t.teardown(async () => {
-    const stopped = await runCli(['serve', 'stop'], autoHome.env);
-    if (stopped.code !== 0) console.error(`rampart serve stop failed: ${stopped.stderr}`);
-  });
-  const decoy = decoyRm();
-  const result = await runCli(['preload', '--', 'sh', '-c', 'rm -rf / ; echo after'], { ...autoHome.env, PATH: pathWith(decoy.binDir) });
-  const lines = result.stderr.trim().split('\n');
-  t.regex(lines[0]!, /^rampart: started policy server on http:\/\/127\.0\.0\.1:9090 \(built-in policy\).*rampart serve stop$/, result.stderr);
-  t.true(fs.existsSync(path.join(autoHome.dir, '.rampart', 'token')), 'the server generated the token in the temp HOME');
-  // Blocked either at the top level (sh -c '...rm -rf /...') or by the library inside sh.
-  t.regex(result.stderr, BLOCKED);
-  t.false(decoy.ran());
-  const again = await runCli(['preload', '--', 'echo', 'second run'], autoHome.env);
-  t.is(again.stderr, '', 'the second run finds the server already running');
-  t.is(again.stdout, 'second run\n');
-});
+test.serial('autostart: with nothing on 127.0.0.1:9090, a policy server is started (one line) and protects', async (t) =>
+  // The packed-install test in another ava process autostarts on 9090 too.
+  withDefaultPortLock(async () => {
+    const busy = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(9090, '127.0.0.1');
+      probe.once('connect', () => (probe.destroy(), resolve(true)));
+      probe.once('error', () => resolve(false));
+    });
+    if (busy) {
+      t.log('SKIPPED: something already listens on 127.0.0.1:9090');
+      t.pass();
+      return;
+    }
+    const autoHome = homeWithLibrary();
+    // The autostarted server is detached by design: stop it the way the start line says.
+    t.teardown(async () => {
+      const stopped = await runCli(['serve', 'stop'], autoHome.env);
+      if (stopped.code !== 0) console.error(`rampart serve stop failed: ${stopped.stderr}`);
+    });
+    const decoy = decoyRm();
+    const result = await runCli(['preload', '--', 'sh', '-c', 'rm -rf / ; echo after'], { ...autoHome.env, PATH: pathWith(decoy.binDir) });
+    const lines = result.stderr.trim().split('\n');
+    t.regex(lines[0]!, /^rampart: started policy server on http:\/\/127\.0\.0\.1:9090 \(built-in policy\).*rampart serve stop$/, result.stderr);
+    t.true(fs.existsSync(path.join(autoHome.dir, '.rampart', 'token')), 'the server generated the token in the temp HOME');
+    // Blocked either at the top level (sh -c '...rm -rf /...') or by the library inside sh.
+    t.regex(result.stderr, BLOCKED);
+    t.false(decoy.ran());
+    const again = await runCli(['preload', '--', 'echo', 'second run'], autoHome.env);
+    t.is(again.stderr, '', 'the second run finds the server already running');
+    t.is(again.stdout, 'second run\n');
+  }));
 
 /** A loopback server that answers /healthz like rampart and preflight with `reply`. */
 async function fakeServer(t: import('ava').ExecutionContext, reply: (res: import('node:http').ServerResponse) => void) {

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
-import { formatRecord, tailAudit } from '../../audit/tail.ts';
 import { rampartHome } from '../../util/paths.ts';
 
 export class AuditTailCommand extends Command {
@@ -29,6 +28,7 @@ export class AuditTailCommand extends Command {
   auditDir = Option.String('--audit-dir', { description: 'Audit directory (default: ~/.rampart/audit)' });
 
   override async execute(): Promise<number> {
+    const { formatRecord, tailAudit } = await import('../../audit/tail.ts');
     const dir = path.resolve(this.auditDir ?? path.join(rampartHome(), 'audit'));
     const records = tailAudit(dir, this.lines);
     if (records.length === 0 && !this.json) {

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { Command, Option } from 'clipanion';
-import { verifyAuditDir } from '../../audit/verify.ts';
 import { rampartHome } from '../../util/paths.ts';
 
 export class AuditVerifyCommand extends Command {
@@ -25,6 +24,7 @@ export class AuditVerifyCommand extends Command {
   auditDir = Option.String('--audit-dir', { description: 'Audit directory (default: ~/.rampart/audit)' });
 
   override async execute(): Promise<number> {
+    const { verifyAuditDir } = await import('../../audit/verify.ts');
     const { stdout, stderr } = this.context;
     const dir = path.resolve(this.auditDir ?? path.join(rampartHome(), 'audit'));
     if (!fs.existsSync(dir)) {

@@ -1,5 +1,4 @@
 import { Command, Option } from 'clipanion';
-import { serverStatus } from '../../server/control.ts';
 
 export class ServeStatusCommand extends Command {
   static override paths = [['serve', 'status']];
@@ -21,6 +20,7 @@ export class ServeStatusCommand extends Command {
   json = Option.Boolean('--json', false, { description: 'Print one JSON object instead of text' });
 
   override async execute(): Promise<number> {
+    const { serverStatus } = await import('../../server/control.ts');
     return serverStatus(this.json, this.context);
   }
 }

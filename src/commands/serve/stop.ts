@@ -1,5 +1,4 @@
 import { Command } from 'clipanion';
-import { stopServer } from '../../server/control.ts';
 
 export class ServeStopCommand extends Command {
   static override paths = [['serve', 'stop']];
@@ -16,6 +15,7 @@ export class ServeStopCommand extends Command {
   });
 
   override async execute(): Promise<number> {
+    const { stopServer } = await import('../../server/control.ts');
     return stopServer(this.context);
   }
 }
