@@ -16,14 +16,15 @@ import tempfile
 def attempt(description, argv, **kwargs):
     print(f"agent: running {description}", flush=True)
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+        # stderr is inherited, so rampart's one-line explanation of a block reaches the terminal.
+        result = subprocess.run(argv, stdout=subprocess.PIPE, text=True, **kwargs)
     except OSError as error:  # a denied exec: PermissionError, [Errno 1] Operation not permitted
         print(f"  blocked: {type(error).__name__}: {error}", flush=True)
         return
     if result.returncode == 0:
         print(f"  allowed: {result.stdout.strip() or '(no output)'}", flush=True)
     else:
-        print(f"  failed: exit code {result.returncode}: {result.stderr.strip()}", flush=True)
+        print(f"  failed: exit code {result.returncode}", flush=True)
 
 
 with tempfile.TemporaryDirectory(prefix="rampart-example-") as decoy_dir:
