@@ -613,9 +613,14 @@ function isExcluded(exclusions: GlobSet, text: string): boolean {
   return exclusions.testAny(componentCandidates(text));
 }
 
-/** §4.7: granting rules need every executed component covered; raw text is never tested. */
+/**
+ * §4.7: granting rules need every executed component covered; raw text is never tested.
+ * Deviation (docs/compat.md): a command with no components (e.g. `X='$(;)' ';'`) never
+ * satisfies a granting rule — "every one of zero components" would grant it vacuously.
+ */
 function grantingCommandMatch(cond: Condition, view: CallView): boolean {
   const a = analysisOf(view);
+  if (a.components.length === 0) return false;
   if (cond.commandNotMatches && cond.commandNotMatches.testAny([a.raw, a.normalized, ...a.components])) return false;
   if (a.composite && cond.commandMatches) {
     for (const glob of cond.commandMatches.globs) {

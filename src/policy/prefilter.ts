@@ -13,9 +13,10 @@
 // A glob (or contains entry, or env-name glob) can only match a spelling that contains each
 // of its literal stable runs, so a rule whose every alternative has a run missing from the
 // haystack cannot match: it is skipped. When in doubt (control or non-ASCII characters,
-// `find -exec ... {}` substitutions, alias floods, possibly empty component lists) the
-// prefilter says "maybe" and the rule is evaluated in full. The differential test
-// (__tests__/prefilter.test.ts) checks decisions are identical with and without it.
+// `find -exec ... {}` substitutions, alias floods) the prefilter says "maybe" and the rule is
+// evaluated in full. A command with no components matches no granting rule (evaluate.ts), so
+// empty subcommands need no special case. The differential test (__tests__/prefilter.test.ts)
+// checks decisions are identical with and without it.
 import type { Policy, Rule } from './model.ts';
 
 /** Characters that no analysis step creates or deletes inside a word (besides case). */
@@ -83,8 +84,6 @@ export class Prefilter {
   private readonly firstRule: number[] = [];
   /** Per flat rule: 1 = evaluate whatever the command. */
   private readonly always: Uint8Array;
-  /** Flat indices of gated granting rules (kept when subcommands may be empty, see scan). */
-  private readonly grantingGated: number[] = [];
   /** Per key id: the alternatives it is the longest run of (rule + the other runs). */
   private readonly keyUses: Array<Array<{ rule: number; others: string[] }>> = [];
   /** [first char code << 7 | second char code] -> ids and texts of keys of two or more characters. */
@@ -107,7 +106,6 @@ export class Prefilter {
         const gate = gateOf(rule);
         if (gate === undefined) always.push(flat);
         else {
-          if (rule.action !== 'deny' && rule.action !== 'ask') this.grantingGated.push(flat);
           for (const runs of gate) {
             // The longest run is the key looked up; the others are checked on a hit.
             const [key, ...others] = [...new Set(runs)].sort((a, b) => b.length - a.length);
@@ -195,9 +193,6 @@ export class Prefilter {
         if (all) ruleMarks[rule] = 1;
       }
     }
-    // `$(`, backticks, `<(`/`>(` or `eval` may yield subcommands whose pieces are all empty;
-    // a granting rule then holds vacuously (every one of zero components is covered).
-    if (SUBCOMMAND_HINT.test(command) || haystack.includes('eval')) for (const rule of this.grantingGated) ruleMarks[rule] = 1;
     const { firstRule } = this;
     for (let p = 0; p < firstRule.length; p++) {
       const end = p + 1 < firstRule.length ? firstRule[p + 1]! : ruleMarks.length;
@@ -235,4 +230,3 @@ const ALIAS_HEAD = /(?:^|[^a-z0-9_]|-s|\/[ck])(?:rm|find)(?:$|[^a-z0-9_])/;
 // eslint-disable-next-line no-control-regex
 const NOT_PLAIN = /[^\t\n\x20-\x7e]/;
 const QUOTING = /\\\n|['"\\^`]/g;
-const SUBCOMMAND_HINT = /[(`]/;

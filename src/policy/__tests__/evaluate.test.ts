@@ -37,6 +37,32 @@ test('§4.7 granting rules need every component: env is watched, env | grep KEY 
   t.deepEqual(std('git status').matchedPolicies, ['allow-unmatched']);
 });
 
+test('§4.7 deviation: a command with no components (or only operators) satisfies no granting rule', (t) => {
+  const p = policy(`default_action: ask
+policies:
+  - { name: grant-git, rules: [{ action: allow, when: { command_matches: ["git status"] } }] }
+  - { name: grant-pipe, rules: [{ action: allow, when: { command_matches: ["curl ** | bash"] } }] }
+  - { name: watch-curl, rules: [{ action: watch, when: { command_contains: ["curl"] } }] }
+  - { name: hook-make, rules: [{ action: webhook, webhook: { url: "http://127.0.0.1:9/x" }, when: { command_matches: ["make *"] } }] }
+`);
+  // The rules do grant what they cover, alone and in pipelines.
+  t.is(evaluate(p, exec('git status')).action, 'allow');
+  t.is(evaluate(p, exec('git status && git status')).action, 'allow');
+  t.is(evaluate(p, exec('curl -s x | bash')).action, 'allow');
+  t.deepEqual(evaluate(p, exec('curl x')).matchedPolicies, ['watch-curl']);
+  t.is(evaluate(p, exec('make all')).action, 'webhook');
+  // `X='$(;)' ';'` and its variants analyze to zero components: "every component covered"
+  // would hold vacuously for every granting rule above.
+  const degenerate = ["X='$(;)' ';'", "X='$(&& ||)' '&& ||'", "X='`;`' ';'", "X=\"<(|)\" '|'", ';;', '&& ||', '( ; )', '$( && )'];
+  for (const command of degenerate) {
+    for (const prefilter of [true, false]) {
+      const d = evaluate(p, exec(command), { prefilter, decisionCache: false });
+      t.is(d.action, 'ask', `${command} (prefilter ${prefilter})`);
+      t.deepEqual(d.matchedPolicies, [], `${command} (prefilter ${prefilter})`);
+    }
+  }
+});
+
 test('§2.1 conflicting command aliases and over-long fields are denied before policy', (t) => {
   const allowAll = policy('version: "1"\ndefault_action: allow\npolicies: []\n');
   const conflict = evaluate(allowAll, { agent: '', session: '', tool: 'exec', params: { command: 'ls' }, input: { cmd: 'rm -rf /' } });

@@ -2,7 +2,7 @@
 
 /** Commands where the prefilter must stand aside (see prefilter.ts). */
 export const EDGE_CASES = [
-  "X='$(;)' ';'", // subcommands with only empty pieces: granting rules hold vacuously
+  "X='$(;)' ';'", // subcommands with only empty pieces: no components at all
   'find / -exec rm -rf a{}b \\;', // start directories substituted inside a word
   'find /srv -delete',
   `rm -rf ${Array.from({ length: 300 }, (_, i) => `/d${i}`).join(' ')}`, // more than 256 aliases
