@@ -434,7 +434,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket): void
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   if (net.isIP(options.addr) === 0) throw new Error(`--addr must be an IP address literal, got "${options.addr}"`);
   const service = new Service(options);
-  const server = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => void service.handle(req, res));
+  // noDelay (node's default, stated here): an answer must not wait for Nagle's algorithm.
+  const server = http.createServer({ maxHeaderSize: 64 * 1024, noDelay: true }, (req, res) => void service.handle(req, res));
   server.headersTimeout = 5_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 30_000;
