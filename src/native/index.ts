@@ -254,29 +254,53 @@ export function compareVersions(a: string, b: string): number {
   return native().compareVersions(a, b);
 }
 
+/** Where a command name leads; when not found, why (the error execvp would give). */
+export type ResolvedCommand =
+  | { found: true; path: string }
+  | { found: false; reason: 'not-found' | 'not-executable' | 'is-directory'; path?: string };
+
 /**
- * The path a command name runs as: names with a `/` are taken relative to `cwd`, bare names
- * are looked up in `PATH` (executable regular files only, as execvp does). Undefined if none.
+ * Like execvp: a name with a `/` is a path relative to `cwd`, otherwise the first executable
+ * regular file on `searchPath`. When none is found, the reason execvp would report: EACCES
+ * (a directory or non-executable match seen on the way) beats ENOENT.
  */
 export function resolveCommand(
   command: string,
-  searchPath: string = process.env.PATH ?? '',
+  searchPath: string = process.env.PATH ?? DEFAULT_PATH,
   cwd: string = process.cwd(),
-): string | undefined {
-  if (command === '') return undefined;
-  if (command.includes('/')) return path.resolve(cwd, command);
-  for (const dir of searchPath.split(':')) {
-    const candidate = path.resolve(cwd, dir || '.', command);
-    try {
-      if (fs.statSync(candidate).isFile()) {
-        fs.accessSync(candidate, fs.constants.X_OK);
-        return candidate;
-      }
-    } catch {
-      // not here: try the next PATH entry
-    }
+): ResolvedCommand {
+  if (command === '') return { found: false, reason: 'not-found' };
+  if (command.includes('/')) {
+    const candidate = path.resolve(cwd, command);
+    return checkCandidate(candidate) ?? { found: false, reason: 'not-found', path: candidate };
   }
-  return undefined;
+  let blocked: ResolvedCommand | undefined;
+  for (const dir of searchPath.split(':')) {
+    const result = checkCandidate(path.resolve(cwd, dir || '.', command));
+    if (result?.found) return result;
+    blocked ??= result;
+  }
+  return blocked ?? { found: false, reason: 'not-found' };
+}
+
+/** The search path when PATH is unset. */
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+function checkCandidate(candidate: string): ResolvedCommand | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(candidate);
+  } catch {
+    return undefined;
+  }
+  if (stat.isDirectory()) return { found: false, reason: 'is-directory', path: candidate };
+  try {
+    if (!stat.isFile()) throw new Error('not a regular file'); // execve: EACCES
+    fs.accessSync(candidate, fs.constants.X_OK);
+  } catch {
+    return { found: false, reason: 'not-executable', path: candidate };
+  }
+  return { found: true, path: candidate };
 }
 
 /** Linux follows at most this many nested `#!` interpreters. */
@@ -292,8 +316,10 @@ export function inspectExecutable(
   options: { path?: string; cwd?: string } = {},
 ): ExecutableInfo {
   const resolved = resolveCommand(command, options.path ?? process.env.PATH ?? '', options.cwd);
-  if (!resolved) throw new Error(`${command}: command not found in PATH`);
-  return inspectFile(resolved, 0);
+  // A path is inspected whatever is there (the addon says what is wrong with it); a bare name must be found.
+  const file = resolved.found || command.includes('/') ? resolved.path : undefined;
+  if (file === undefined) throw new Error(`${command}: command not found in PATH`);
+  return inspectFile(file, 0);
 }
 
 function inspectFile(file: string, depth: number): ExecutableInfo {

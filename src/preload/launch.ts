@@ -2,6 +2,7 @@
 // command itself (this process is not preloaded, so nobody else would), then run the command
 // with librampart.so preloaded and hand back its exit code.
 import type { Writable } from 'node:stream';
+import { resolveCommand } from '../native/index.ts';
 import { resolveClientToken, type ClientToken } from '../util/token.ts';
 import { runChild } from './child.ts';
 import { childEnvironment } from './environment.ts';
@@ -11,7 +12,7 @@ import { Reporter } from './report.ts';
 import { checkHealth, preflight, startBackgroundServer, type Verdict } from './server.ts';
 import type { PreloadSettings } from './settings.ts';
 import { urlForChild } from './settings.ts';
-import { resolveCommand, unprotectablePrograms } from './target.ts';
+import { unprotectablePrograms } from './target.ts';
 
 /** Exit codes (product page): the command's own; 126 blocked; 127 not found; 1 setup failed. */
 export const EXIT_BLOCKED = 126;

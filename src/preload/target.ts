@@ -1,41 +1,7 @@
-// The program the user asked to run: find it the way a shell would (PATH), and tell whether
-// preloading can protect it at all (a static or setuid program never loads librampart.so).
-import fs from 'node:fs';
+// The program the user asked to run: tell whether preloading can protect it at all (a static or
+// setuid program never loads librampart.so). Finding it on PATH is resolveCommand (native/index.ts).
 import path from 'node:path';
-import { inspectExecutable, type ExecutableInfo } from '../native/index.ts';
-
-export type Resolved =
-  | { found: true; path: string }
-  | { found: false; reason: 'not-found' | 'not-executable' | 'is-directory'; path?: string };
-
-/** Like execvp: a name with a slash is a path, otherwise the first executable file on PATH. */
-export function resolveCommand(command: string, searchPath: string | undefined, cwd: string): Resolved {
-  if (command.includes('/')) return checkCandidate(path.resolve(cwd, command)) ?? { found: false, reason: 'not-found' };
-  let blocked: Resolved | undefined;
-  for (const dir of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    const candidate = path.resolve(cwd, dir === '' ? '.' : dir, command);
-    const result = checkCandidate(candidate);
-    if (result?.found) return result;
-    blocked ??= result; // execvp reports EACCES if it saw a non-executable match and nothing better
-  }
-  return blocked ?? { found: false, reason: 'not-found' };
-}
-
-function checkCandidate(candidate: string): Resolved | undefined {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(candidate);
-  } catch {
-    return undefined;
-  }
-  if (stat.isDirectory()) return { found: false, reason: 'is-directory', path: candidate };
-  try {
-    fs.accessSync(candidate, fs.constants.X_OK);
-  } catch {
-    return { found: false, reason: 'not-executable', path: candidate };
-  }
-  return { found: true, path: candidate };
-}
+import { inspectExecutable, resolveCommand, type ExecutableInfo } from '../native/index.ts';
 
 export interface Unprotectable {
   path: string;

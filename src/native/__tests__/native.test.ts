@@ -17,6 +17,7 @@ import {
   locateLibrary,
   nativeAvailable,
   preloadObstacle,
+  resolveCommand,
   verifyLibrary,
 } from '../index.ts';
 import { buildFakeLibrary, buildStaticProgram, exportsList, VERSION_SYMBOL, withForeignMachine } from './fake-library.ts';
@@ -211,6 +212,28 @@ test('inspect: bare names go through PATH; unknown names and directories are cle
     message: 'no-such-tool-xyz: command not found in PATH',
   });
   t.throws(() => inspectExecutable(bin), { message: `${bin}: is not a regular file` });
+});
+
+test('resolveCommand finds names like execvp and says why it did not (ENOENT vs EACCES)', (t) => {
+  const base = path.join(dir, 'resolve');
+  const [plain, blocked, later] = ['plain', 'blocked', 'later'].map((name) => path.join(base, name));
+  for (const d of [plain, blocked, later]) fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(plain, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(blocked, 'tool'), '#!/bin/sh\n', { mode: 0o644 });
+  fs.mkdirSync(path.join(blocked, 'dir-tool'));
+  fs.writeFileSync(path.join(later, 'dir-tool'), '#!/bin/sh\n', { mode: 0o755 });
+  // The first executable regular file on PATH wins; non-executable matches and directories are skipped.
+  t.deepEqual(resolveCommand('tool', `/nonexistent:${blocked}:${plain}`, base), { found: true, path: path.join(plain, 'tool') });
+  t.deepEqual(resolveCommand('dir-tool', `${blocked}:${later}`, base), { found: true, path: path.join(later, 'dir-tool') });
+  // Nothing better: the first obstacle seen is the reason.
+  t.deepEqual(resolveCommand('tool', blocked, base), { found: false, reason: 'not-executable', path: path.join(blocked, 'tool') });
+  t.deepEqual(resolveCommand('dir-tool', blocked, base), { found: false, reason: 'is-directory', path: path.join(blocked, 'dir-tool') });
+  t.deepEqual(resolveCommand('no-such-tool-xyz', plain, base), { found: false, reason: 'not-found' });
+  t.deepEqual(resolveCommand('', `${plain}:${base}`, base), { found: false, reason: 'not-found' });
+  // A name with a slash is a path relative to cwd; an empty PATH entry is the cwd.
+  t.deepEqual(resolveCommand('plain/tool', '', base), { found: true, path: path.join(plain, 'tool') });
+  t.deepEqual(resolveCommand('./missing', plain, base), { found: false, reason: 'not-found', path: path.join(base, 'missing') });
+  t.deepEqual(resolveCommand('tool', `:${blocked}`, plain), { found: true, path: path.join(plain, 'tool') });
 });
 
 test('search path: home, /usr/local/lib, beside the binary (real path and parent), package, checkout', (t) => {
