@@ -1,5 +1,6 @@
 // Runs the protected command: stdio inherited, signals sent to us passed on, and its fate turned
 // into our exit code the way a shell does (its own code, or 128+N when signal N killed it).
+// Also runs helper processes (doctor probes, `serve --background`) whose stderr we report.
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 
@@ -39,6 +40,37 @@ export function runChild(file: string, argv: string[], env: NodeJS.ProcessEnv, c
     child.once('exit', (code, signal) => {
       if (signal) finish({ kind: 'killed', signal, code: 128 + (os.constants.signals[signal] ?? 0) });
       else finish({ kind: 'exited', code: code ?? 1 });
+    });
+  });
+}
+
+/**
+ * Runs a helper process with stdin/stdout ignored and collects its stderr; SIGKILLs it after
+ * `timeoutMs`. A failure to start is reported as code null with the error as stderr.
+ */
+export function runCapturingStderr(
+  file: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      resolve({ code: null, stderr: (err as Error).message }); // thrown at once: see runChild
+      return;
+    }
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, stderr: err.message });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
     });
   });
 }

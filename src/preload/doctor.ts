@@ -1,10 +1,10 @@
 // `rampart doctor`: every link of the chain checked for real, in order: the library, the server,
 // the token, the policy, and finally a live allowed and a live denied exec under preload.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveClientToken, type ClientToken } from '../util/token.ts';
+import { runCapturingStderr } from './child.ts';
 import { childEnvironment } from './environment.ts';
 import { request, parseObject, ReplyTooLargeError, TransportError } from './http.ts';
 import { checkLibrary } from './library.ts';
@@ -174,18 +174,5 @@ function lastLines(text: string): string {
 }
 
 function runProbe(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: null, stderr: err.message });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
+  return runCapturingStderr(argv[0]!, argv.slice(1), { env, cwd, timeoutMs: 15_000 });
 }

@@ -1,6 +1,6 @@
 // Talking to `rampart serve`: is it there (GET /healthz), what does it say about a command
 // (POST /v1/preflight/exec), and starting one in the background when nobody answers.
-import { spawn } from 'node:child_process';
+import { runCapturingStderr } from './child.ts';
 import { request, parseObject, ReplyTooLargeError, TransportError } from './http.ts';
 
 export type Health =
@@ -92,22 +92,7 @@ function errorText(body: Record<string, unknown> | undefined): string {
 export async function startBackgroundServer(baseUrl: URL, port: number, timeoutMs = 20_000): Promise<Health> {
   const entry = process.argv[1];
   if (!entry) throw new Error('cannot tell which rampart CLI is running (process.argv[1] is empty)');
-  const output = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [entry, 'serve', '--background', '--port', String(port)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: null, stderr: err.message });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
+  const output = await runCapturingStderr(process.execPath, [entry, 'serve', '--background', '--port', String(port)], { timeoutMs });
   const health = await checkHealth(baseUrl);
   if (health.state === 'ok') return health;
   const why = output.stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ');
