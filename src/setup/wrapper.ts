@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { singleQuote } from '../preload/quote.ts';
 import { rampartHome } from '../util/paths.ts';
 
 /** Present in every wrapper we write; how we recognise ours (and how wrappers skip each other). */
@@ -26,11 +27,6 @@ export function backupPath(agent: string): string {
   return path.join(rampartHome(), 'setup', `${agent}.replaced`);
 }
 
-/** Single-quotes a string for POSIX sh. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 export interface WrapperSpec {
   agent: string;
   /** Absolute path of the node binary running the CLI. */
@@ -43,7 +39,7 @@ export interface WrapperSpec {
 
 /** The wrapper script: POSIX sh, no bashisms, only `head` and `grep` besides the shell. */
 export function renderWrapper(spec: WrapperSpec): string {
-  const q = shellQuote;
+  const q = singleQuote;
   return `#!/bin/sh
 # ${WRAPPER_MARKER}
 # Runs ${spec.agent} under \`rampart preload\`. Remove with: rampart setup ${spec.agent} --remove

@@ -1,8 +1,9 @@
 // The launcher's pure pieces: quoting (must match librampart.so), flag parsing, the child's
 // LD_PRELOAD, and where the server URL comes from.
+import { spawnSync } from 'node:child_process';
 import test from 'ava';
 import { preloadValue } from '../environment.ts';
-import { shellQuote } from '../quote.ts';
+import { shellQuote, singleQuote } from '../quote.ts';
 import { resolveFailOpen, serverAddress } from '../settings.ts';
 
 test('argv is quoted the way librampart.so quotes it (product page: /bin/bash -c "ls -la")', (t) => {
@@ -12,6 +13,15 @@ test('argv is quoted the way librampart.so quotes it (product page: /bin/bash -c
   t.is(shellQuote(['sh', '-c', 'echo $HOME']), "sh -c 'echo $HOME'");
   t.is(shellQuote(['sh', '-c', "it's $x"]), `sh -c 'it'\\''s $x'`);
   t.is(shellQuote(['a=b', 'c=d']), '"a=b" c=d');
+});
+
+test('generated scripts single-quote values; a shell reads them back unchanged', (t) => {
+  t.is(singleQuote(''), "''");
+  t.is(singleQuote("it's $x `y` \\ \"z\""), `'it'\\''s $x \`y\` \\ "z"'`);
+  for (const value of ["it's", '$(id) `id` \\n', 'a\nb', "''"]) {
+    const echoed = spawnSync('/bin/sh', ['-c', `printf %s ${singleQuote(value)}`], { encoding: 'utf8' });
+    t.is(echoed.stdout, value);
+  }
 });
 
 test('--fail-open: every spelling, and a bad value is a usage error', (t) => {
