@@ -72,6 +72,25 @@ export function run(
   });
 }
 
+/**
+ * A policy that allows every exec except commands containing "forbidden-marker", which are
+ * denied with the message "<label> test forbids this" (policy name "<label>-test").
+ */
+export function forbiddenMarkerPolicy(label: string): string {
+  return `version: "1"
+default_action: allow
+policies:
+  - name: ${label}-test
+    match:
+      tool: exec
+    rules:
+      - action: deny
+        when:
+          command_contains: ["forbidden-marker"]
+        message: "${label} test forbids this"
+`;
+}
+
 /** Runs the built `rampart` CLI with a given HOME (and extra environment). */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: { timeoutMs?: number; cwd?: string } = {}) {
   return run(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, ...options });

@@ -1,6 +1,7 @@
 // Shared set-up for the preload and doctor end-to-end tests: a temporary HOME with the freshly
 // built library installed, a real `rampart serve` on a free loopback port, and a decoy `rm` so a
 // destructive command that wrongly gets through harms nothing and leaves a marker instead.
+import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -67,6 +68,28 @@ export async function startServer(home: Home, extraArgs: string[] = []): Promise
   };
   process.once('exit', () => child.kill('SIGKILL'));
   return { port, url, token, stop };
+}
+
+/** The HOME and server one test file shares (set once its `before` hook has run). */
+export interface SharedSetup {
+  home: Home;
+  server: Server;
+}
+
+/**
+ * Registers the calling test file's hooks: before its tests a HOME with the library and a
+ * server on a free port; after them the server is stopped.
+ */
+export function homeAndServerForFile(): SharedSetup {
+  const shared = {} as SharedSetup;
+  test.before(async () => {
+    shared.home = homeWithLibrary();
+    shared.server = await startServer(shared.home);
+  });
+  test.after.always(async () => {
+    await shared.server?.stop();
+  });
+  return shared;
 }
 
 export interface Decoy {

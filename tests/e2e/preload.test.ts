@@ -7,21 +7,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { cliPath, freePort, repoRoot, run, runCli, tempDir, withDefaultPortLock } from '../helpers.ts';
-import { decoyRm, homeWithLibrary, pathWith, startServer, type Home, type Server } from './preload-fixtures.ts';
+import { decoyRm, homeAndServerForFile, homeWithLibrary, pathWith, startServer } from './preload-fixtures.ts';
 
-let home: Home;
-let server: Server;
-
-test.before(async () => {
-  home = homeWithLibrary();
-  server = await startServer(home);
-});
-test.after.always(async () => {
-  await server?.stop();
-});
+const shared = homeAndServerForFile();
 
 const preload = (args: string[], env: NodeJS.ProcessEnv = {}, options: { cwd?: string; timeoutMs?: number } = {}) =>
-  runCli(['preload', '--port', String(server.port), ...args], { ...home.env, ...env }, options);
+  runCli(['preload', '--port', String(shared.server.port), ...args], { ...shared.home.env, ...env }, options);
 
 const BLOCKED = /^rampart: blocked — .+$/m;
 
@@ -118,12 +109,12 @@ test.serial('the child environment: library first in LD_PRELOAD (no duplicate), 
   // Nonexistent entries: ld.so only warns about them, and the CLI itself stays unpreloaded.
   const other = '/nonexistent/rampart-e2e-other.so';
   const older = '/nonexistent/old/librampart.so';
-  const libDir = path.join(home.dir, '.rampart', 'lib', 'librampart.so');
+  const libDir = path.join(shared.home.dir, '.rampart', 'lib', 'librampart.so');
   const result = await preload(
     ['--agent', 'a1', '--session', 's1', '--mode', 'monitor', '--fail-open=false', '--', 'sh', '-c', 'echo "$LD_PRELOAD|$RAMPART_URL|$RAMPART_MODE|$RAMPART_FAIL_OPEN|$RAMPART_AGENT|$RAMPART_SESSION|$RAMPART_TOKEN"'],
     { LD_PRELOAD: `${older} ${other}:${older}` },
   );
-  t.is(result.stdout, `${libDir}:${other}|${server.url}|monitor|0|a1|s1|${server.token}\n`, result.stderr);
+  t.is(result.stdout, `${libDir}:${other}|${shared.server.url}|monitor|0|a1|s1|${shared.server.token}\n`, result.stderr);
 });
 
 test.serial('defaults: mode enforce, fail-open 1, agent preload, session preload-<pid of the CLI>', async (t) => {
@@ -132,8 +123,8 @@ test.serial('defaults: mode enforce, fail-open 1, agent preload, session preload
 });
 
 test.serial('RAMPART_URL from the environment is used when --port is not given', async (t) => {
-  const result = await runCli(['preload', '--', 'sh', '-c', 'echo "$RAMPART_URL"'], { ...home.env, RAMPART_URL: server.url });
-  t.is(result.stdout, `${server.url}\n`, result.stderr);
+  const result = await runCli(['preload', '--', 'sh', '-c', 'echo "$RAMPART_URL"'], { ...shared.home.env, RAMPART_URL: shared.server.url });
+  t.is(result.stdout, `${shared.server.url}\n`, result.stderr);
   t.is(result.code, 0);
 });
 
@@ -149,7 +140,7 @@ test.serial('--debug: the CLI diagnostics first (token source, never the token),
   }
   t.true(lines.includes('rampart: debug: token: from ~/.rampart/token'), result.stderr);
   t.regex(result.stderr, /^rampart_preload: intercepted /m);
-  t.false(result.stderr.includes(server.token), 'the token must never be printed');
+  t.false(result.stderr.includes(shared.server.token), 'the token must never be printed');
 });
 
 test.serial('monitor mode: the denial is audited but the command runs', async (t) => {
@@ -181,7 +172,7 @@ test.serial('monitor mode: the denial is audited but the command runs', async (t
 
 test.serial('--fail-open=false with no server: everything is blocked (exit 126)', async (t) => {
   const port = await freePort();
-  const result = await runCli(['preload', '--port', String(port), '--fail-open=false', '--', 'echo', 'should-not-run'], home.env);
+  const result = await runCli(['preload', '--port', String(port), '--fail-open=false', '--', 'echo', 'should-not-run'], shared.home.env);
   t.is(result.code, 126);
   t.is(result.stdout, '');
   t.regex(result.stderr, BLOCKED);
@@ -190,7 +181,7 @@ test.serial('--fail-open=false with no server: everything is blocked (exit 126)'
 test.serial('--fail-open false (value as the next word) and --no-fail-open mean the same', async (t) => {
   const port = await freePort();
   for (const flags of [['--fail-open', 'false', '--'], ['--no-fail-open', '--']]) {
-    const result = await runCli(['preload', '--port', String(port), ...flags, 'echo', 'should-not-run'], home.env);
+    const result = await runCli(['preload', '--port', String(port), ...flags, 'echo', 'should-not-run'], shared.home.env);
     t.is(result.code, 126, `${flags.join(' ')}: ${result.stderr}`);
     t.is(result.stdout, '');
   }
@@ -198,7 +189,7 @@ test.serial('--fail-open false (value as the next word) and --no-fail-open mean 
 
 test.serial('fail-open (default) with no server at an explicit port: one warning, the command runs', async (t) => {
   const port = await freePort();
-  const result = await runCli(['preload', '--port', String(port), '--', 'echo', 'ran'], home.env);
+  const result = await runCli(['preload', '--port', String(port), '--', 'echo', 'ran'], shared.home.env);
   t.is(result.stdout, 'ran\n');
   t.is(result.code, 0);
   const lines = result.stderr.trim().split('\n');
@@ -207,8 +198,8 @@ test.serial('fail-open (default) with no server at an explicit port: one warning
 });
 
 test.serial('signals sent to rampart preload reach the command (SIGTERM → the trap runs)', async (t) => {
-  const child = spawn(process.execPath, [cliPath, 'preload', '--port', String(server.port), '--', 'sh', '-c', 'trap "kill $pid; exit 42" TERM; echo ready; sleep 30 & pid=$!; wait $pid'], {
-    env: { ...process.env, ...home.env },
+  const child = spawn(process.execPath, [cliPath, 'preload', '--port', String(shared.server.port), '--', 'sh', '-c', 'trap "kill $pid; exit 42" TERM; echo ready; sleep 30 & pid=$!; wait $pid'], {
+    env: { ...process.env, ...shared.home.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -221,8 +212,8 @@ test.serial('signals sent to rampart preload reach the command (SIGTERM → the 
 });
 
 test.serial('a command killed by a forwarded signal: 128+15', async (t) => {
-  const child = spawn(process.execPath, [cliPath, 'preload', '--port', String(server.port), '--', 'sh', '-c', 'echo ready; exec sleep 30'], {
-    env: { ...process.env, ...home.env },
+  const child = spawn(process.execPath, [cliPath, 'preload', '--port', String(shared.server.port), '--', 'sh', '-c', 'echo ready; exec sleep 30'], {
+    env: { ...process.env, ...shared.home.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
@@ -284,14 +275,14 @@ test.serial('bad flags: a bad mode, port or fail-open value, or no command, is a
     [['--fail-open', 'false'], /Missing the command to run/],
   ];
   for (const [args, message] of cases) {
-    const result = await runCli(['preload', ...args], home.env);
+    const result = await runCli(['preload', ...args], shared.home.env);
     t.is(result.code, 1, args.join(' '));
     t.regex(result.stdout + result.stderr, message, args.join(' '));
   }
 });
 
 test.serial('a bad RAMPART_URL is a usage error saying what is wrong', async (t) => {
-  const result = await runCli(['preload', '--', 'true'], { ...home.env, RAMPART_URL: 'ftp://127.0.0.1:9090' });
+  const result = await runCli(['preload', '--', 'true'], { ...shared.home.env, RAMPART_URL: 'ftp://127.0.0.1:9090' });
   t.is(result.code, 1);
   t.regex(result.stdout + result.stderr, /RAMPART_URL must start with http:\/\/ or https:\/\//);
 });
@@ -375,7 +366,7 @@ test.serial('hostile replies to the top-level check never allow in enforce mode'
   ];
   for (const [what, reply, message] of replies) {
     const port = await fakeServer(t, reply);
-    const result = await runCli(['preload', '--port', String(port), '--', 'echo', 'should-not-run'], home.env);
+    const result = await runCli(['preload', '--port', String(port), '--', 'echo', 'should-not-run'], shared.home.env);
     t.is(result.code, 126, `${what}: ${result.stderr}`);
     t.is(result.stdout, '', what);
     t.regex(result.stderr, message, what);
@@ -386,10 +377,10 @@ test.serial('a server that accepts and never answers, or answers 5xx, follows fa
   const hang = await fakeServer(t, () => {});
   const broken = await fakeServer(t, (res) => ((res.statusCode = 503), res.end('{"error":"audit write failed"}')));
   for (const port of [hang, broken]) {
-    const open = await runCli(['preload', '--port', String(port), '--', 'echo', 'ran'], home.env);
+    const open = await runCli(['preload', '--port', String(port), '--', 'echo', 'ran'], shared.home.env);
     t.is(open.stdout, 'ran\n', open.stderr);
     t.is(open.code, 0);
-    const closed = await runCli(['preload', '--port', String(port), '--fail-open=false', '--', 'echo', 'ran'], home.env);
+    const closed = await runCli(['preload', '--port', String(port), '--fail-open=false', '--', 'echo', 'ran'], shared.home.env);
     t.is(closed.code, 126, closed.stderr);
     t.regex(closed.stderr, /^rampart: blocked — policy server unreachable at .* and --fail-open=false$/m);
   }
@@ -397,8 +388,8 @@ test.serial('a server that accepts and never answers, or answers 5xx, follows fa
 
 test.serial('rampart preload itself running under an outer preload: an outer denial is exit 126, never a crash', async (t) => {
   const outer = await fakeServer(t, (res) => res.end('{"allowed":false,"message":"outer policy says no"}'));
-  const library = path.join(home.dir, '.rampart', 'lib', 'librampart.so');
-  const result = await preload(['--token', server.token, '--', 'echo', 'should-not-run'], {
+  const library = path.join(shared.home.dir, '.rampart', 'lib', 'librampart.so');
+  const result = await preload(['--token', shared.server.token, '--', 'echo', 'should-not-run'], {
     LD_PRELOAD: library,
     RAMPART_URL: `http://127.0.0.1:${outer}`,
     RAMPART_TOKEN: 'outer-token',

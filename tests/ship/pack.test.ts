@@ -6,20 +6,9 @@ import test from 'ava';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort, repoRoot, run, tempDir, withDefaultPortLock } from '../helpers.ts';
+import { forbiddenMarkerPolicy, freePort, repoRoot, run, tempDir, withDefaultPortLock } from '../helpers.ts';
 
-const POLICY = `version: "1"
-default_action: allow
-policies:
-  - name: ship-test
-    match:
-      tool: exec
-    rules:
-      - action: deny
-        when:
-          command_contains: ["forbidden-marker"]
-        message: "ship test forbids this"
-`;
+const POLICY = forbiddenMarkerPolicy('ship');
 
 const NODE_AGENT = `const { execFileSync, spawnSync } = require('node:child_process');
 const dir = process.argv[2];

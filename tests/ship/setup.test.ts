@@ -4,21 +4,10 @@ import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, runCli, tempDir } from '../helpers.ts';
+import { forbiddenMarkerPolicy, run, runCli, tempDir } from '../helpers.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 
-const POLICY = `version: "1"
-default_action: allow
-policies:
-  - name: setup-test
-    match:
-      tool: exec
-    rules:
-      - action: deny
-        when:
-          command_contains: ["forbidden-marker"]
-        message: "setup test forbids this"
-`;
+const POLICY = forbiddenMarkerPolicy('setup');
 
 // A fake codex: shows how it was started, does one allowed and one denied thing.
 const FAKE_CODEX = `#!/bin/sh

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { freePort, run, runCli, tempDir } from '../helpers.ts';
+import { forbiddenMarkerPolicy, freePort, run, runCli, tempDir } from '../helpers.ts';
 
 const work = tempDir('rampart-wrap-test-');
 
@@ -32,18 +32,7 @@ int main(int argc, char **argv) {
 }
 `;
 
-const POLICY = `version: "1"
-default_action: allow
-policies:
-  - name: wrap-test
-    match:
-      tool: exec
-    rules:
-      - action: deny
-        when:
-          command_contains: ["forbidden-marker"]
-        message: "wrap test forbids this"
-`;
+const POLICY = forbiddenMarkerPolicy('wrap');
 
 let agent: string;
 let policy: string;
