@@ -7,6 +7,7 @@ import type { Condition, Policy, Rule } from './model.ts';
 import { Prefilter } from './prefilter.ts';
 import { alternates, analyze, clearShellCaches, envAssignments, normalize, posixBody, rmAliases, sanitize, splitCommand, type Analysis } from './shell.ts';
 import type { Action, Decision, EvaluateOptions, ToolCall } from './types.ts';
+import { singleQuote } from '../util/quote.ts';
 
 /** Longest value (UTF-8 bytes) of a matched field; longer calls are denied before matching. */
 export const MAX_FIELD_BYTES = 8192;
@@ -261,7 +262,8 @@ function suggestionsFor(command: string): string[] {
   if (/\brm\s+-\S*[rR]|\bmkfs|\bdd\s|:\(\)\s*\{|\bsudo\b|\/dev\/(sd|nvme|hd)/.test(trimmed)) {
     return ['this command is high-risk; review it instead of adding an allow rule'];
   }
-  const quoted = (text: string) => `rampart allow "${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  // Single quotes: a suggestion pasted into a shell must not expand `$(...)` or backticks.
+  const quoted = (text: string) => `rampart allow ${singleQuote(text)}`;
   const words = trimmed.split(/\s+/);
   const out = [quoted(trimmed)];
   if (words.length > 1) out.push(quoted(`${words[0]} *`));

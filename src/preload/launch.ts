@@ -7,7 +7,7 @@ import { resolveClientToken, type ClientToken } from '../util/token.ts';
 import { runChild } from './child.ts';
 import { childEnvironment } from './environment.ts';
 import { checkLibrary, libraryTroubleshooting } from './library.ts';
-import { shellQuote } from './quote.ts';
+import { shellQuote } from '../util/quote.ts';
 import { Reporter } from './report.ts';
 import { checkHealth, preflight, startBackgroundServer, type Verdict } from './server.ts';
 import type { PreloadSettings } from './settings.ts';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { singleQuote } from '../preload/quote.ts';
+import { singleQuote } from '../util/quote.ts';
 import { rampartHome } from '../util/paths.ts';
 
 /** Present in every wrapper we write; how we recognise ours (and how wrappers skip each other). */

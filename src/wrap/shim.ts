@@ -5,7 +5,7 @@
 // Why bash with /dev/tcp: it needs no curl or base64 (upstream needed both), the request is
 // written with builtins only (the token never appears in any argv), and it costs one bash start
 // plus one loopback round trip (benchmark/wrap.ts). The token is read from a 0600 file.
-import { singleQuote } from '../preload/quote.ts';
+import { singleQuote } from '../util/quote.ts';
 
 export interface ShimSpec {
   /** Absolute path of the bash that interprets the shim (needs /dev/tcp). */

@@ -216,7 +216,9 @@ test('inspect: bare names go through PATH; unknown names and directories are cle
 
 test('resolveCommand finds names like execvp and says why it did not (ENOENT vs EACCES)', (t) => {
   const base = path.join(dir, 'resolve');
-  const [plain, blocked, later] = ['plain', 'blocked', 'later'].map((name) => path.join(base, name));
+  const plain = path.join(base, 'plain');
+  const blocked = path.join(base, 'blocked');
+  const later = path.join(base, 'later');
   for (const d of [plain, blocked, later]) fs.mkdirSync(d, { recursive: true });
   fs.writeFileSync(path.join(plain, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
   fs.writeFileSync(path.join(blocked, 'tool'), '#!/bin/sh\n', { mode: 0o644 });

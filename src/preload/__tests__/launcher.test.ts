@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import test from 'ava';
 import { preloadValue } from '../environment.ts';
-import { shellQuote, singleQuote } from '../quote.ts';
+import { shellQuote, singleQuote } from '../../util/quote.ts';
 import { resolveFailOpen, serverAddress } from '../settings.ts';
 
 test('argv is quoted the way librampart.so quotes it (product page: /bin/bash -c "ls -la")', (t) => {
