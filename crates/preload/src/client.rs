@@ -65,8 +65,11 @@ struct Agents {
     one_shot: AgentConfig,
 }
 
-/// Agent configurations, built once in the parent at load: building one reads proxy variables from
-/// the environment (std's env lock), which a fork child must not do.
+/// Agent configurations, built on first use (not at load: most processes never check). Building
+/// one reads the proxy variables through std's env lock, which could only be stuck in a fork child
+/// if another thread had been *writing* the environment through this library's own std at fork
+/// time; nothing here writes it through std (the cascade uses libc setenv), readers do not block
+/// readers, and `.proxy(None)` discards what was read.
 static CONFIGS: Published<Agents> = Published::new();
 
 struct Pooled {
@@ -93,11 +96,6 @@ fn agent_config(pool: bool) -> AgentConfig {
         .max_idle_connections_per_host(if pool { 2 } else { 0 })
         .max_idle_age(MAX_IDLE_AGE)
         .build()
-}
-
-/// Builds the agent configurations; called from the constructor (and lazily, idempotently).
-pub fn prepare() {
-    configs();
 }
 
 fn configs() -> &'static Agents {

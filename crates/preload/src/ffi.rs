@@ -87,6 +87,24 @@ pub unsafe fn c_pointers(array: CArray) -> Vec<*const c_char> {
     }
 }
 
+/// The strings of a NULL-terminated array, without allocating.
+///
+/// # Safety
+/// As `c_pointers`, and every string outlives `'a`.
+pub unsafe fn c_strings<'a>(array: CArray) -> impl Iterator<Item = &'a [u8]> {
+    let mut index = 0;
+    std::iter::from_fn(move || {
+        if array.is_null() {
+            return None;
+        }
+        // SAFETY: the array is NULL-terminated and iteration stops at the terminator.
+        let item = unsafe { *array.add(index) };
+        index += 1;
+        // SAFETY: a non-null entry of the array is a valid C string.
+        unsafe { c_bytes(item) }
+    })
+}
+
 /// The strings of a NULL-terminated array.
 ///
 /// # Safety
@@ -151,21 +169,27 @@ pub fn cwd() -> Vec<u8> {
         .unwrap_or_else(|_| b".".to_vec())
 }
 
-/// The file this library was loaded from.
-pub fn library_path() -> Vec<u8> {
+/// The file this library was loaded from: the loader's own copy of the name (it lives as long as
+/// the library, i.e. the process for a preloaded one), so asking costs no allocation.
+pub fn library_name() -> *const c_char {
     // SAFETY: `Dl_info` is plain old data.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    let here = library_path as *const () as *const libc::c_void;
-    // SAFETY: `here` is an address inside this library; `info` is a valid out-pointer and its
-    // `dli_fname` stays valid while the library is loaded (forever for a preloaded library).
-    unsafe {
-        if libc::dladdr(here, &mut info) != 0
-            && let Some(name) = c_bytes(info.dli_fname)
-        {
-            return name.to_vec();
-        }
+    let here = library_name as *const () as *const libc::c_void;
+    // SAFETY: `here` is an address inside this library and `info` a valid out-pointer.
+    if unsafe { libc::dladdr(here, &mut info) } != 0 {
+        info.dli_fname
+    } else {
+        std::ptr::null()
     }
-    Vec::new()
+}
+
+/// `library_name` as bytes (empty when unknown).
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+pub unsafe fn library_path(name: *const c_char) -> Vec<u8> {
+    // SAFETY: `name` is NULL or the loader's NUL-terminated name of this library (see above).
+    unsafe { c_bytes(name) }.unwrap_or_default().to_vec()
 }
 
 /// A child environment rebuilt from an `env::plan`: kept entries point into the caller's array,

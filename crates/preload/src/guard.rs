@@ -247,6 +247,12 @@ fn conclude(config: &Config, outcome: &Result<Answer, Failure>) -> Ruling {
     ruling
 }
 
+/// The configuration itself could not be parsed (a bug: parsing panicked). The mode is unknown,
+/// so this is the enforce ruling for an internal failure: deny, and say why.
+pub fn internal_failure_without_config() {
+    write_stderr_line(&blocked_line(&Described(&Failure::Internal, "").to_string()));
+}
+
 /// Runs `work`; a panic inside it becomes the ruling for an internal failure (deny in enforce)
 /// instead of unwinding into redhook, whose fallback would run the real function: a silent allow.
 pub fn protect<T>(config: &Config, work: impl FnOnce() -> T, on_ruling: impl FnOnce(Ruling) -> T) -> T {

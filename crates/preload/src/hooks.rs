@@ -137,7 +137,10 @@ unsafe fn resolve(target: Target) -> Result<Resolved, c_int> {
 /// # Safety
 /// `target`, `argv` and `envp` hold NULL or valid C strings / NULL-terminated arrays.
 unsafe fn prepare(hook: &'static str, target: Target, argv: CArray, envp: CArray, place: Place) -> Prepared {
-    let config = crate::config();
+    let Some(config) = crate::config_or_none() else {
+        guard::internal_failure_without_config();
+        return Prepared::Refuse(libc::EPERM);
+    };
     guard::protect(
         config,
         || {
@@ -199,7 +202,10 @@ unsafe fn restored_env(envp: CArray) -> Option<RebuiltEnv> {
 /// # Safety
 /// `command` is a valid C string.
 unsafe fn prepare_shell(hook: &'static str, command: *const c_char) -> Result<(), c_int> {
-    let config = crate::config();
+    let Some(config) = crate::config_or_none() else {
+        guard::internal_failure_without_config();
+        return Err(libc::EPERM);
+    };
     guard::protect(
         config,
         || {
@@ -482,7 +488,9 @@ pub fn resolve_real_functions() {
     macro_rules! warm {
         ($($name:ident),*) => {
             $(
-                if symbol_exists(&std::ffi::CString::new(stringify!($name)).unwrap_or_default()) {
+                // A literal, not a CString: the constructor does not allocate.
+                let name = std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes());
+                if name.is_ok_and(symbol_exists) {
                     let _ = real!($name);
                 }
             )*

@@ -22,10 +22,13 @@ pub mod env;
 pub mod ffi;
 pub mod guard;
 mod hooks;
+pub mod load_env;
 pub mod output;
 pub mod publish;
 pub mod reentry;
 pub mod wire;
+
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use config::Config;
 use publish::Published;
@@ -57,48 +60,91 @@ pub static rampart_preload_version: [u8; VERSION_SIZE] = nul_terminated_version(
 
 static CONFIG: Published<Config> = Published::new();
 
-fn load_config(envp: ffi::CArray) -> Config {
-    // SAFETY: `envp` is the process environment (from the loader or `environ`).
-    let entries = unsafe { ffi::c_array(envp) };
+/// The loader's name of this library, recorded by the constructor (NULL until then).
+static LIBRARY_NAME: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+fn library_path() -> Vec<u8> {
+    let mut name = LIBRARY_NAME.load(Ordering::Acquire).cast_const();
+    if name.is_null() {
+        name = ffi::library_name();
+    }
+    // SAFETY: NULL or the loader's name of this library, which lives as long as the library.
+    unsafe { ffi::library_path(name) }
+}
+
+fn load_config() -> Config {
+    match load_env::LOAD_ENV.entries() {
+        Some(entries) => load_config_from(&entries.collect::<Vec<_>>()),
+        // SAFETY: `environ` is the process environment.
+        None => load_config_from(&unsafe { ffi::c_array(ffi::current_environ()) }),
+    }
+}
+
+/// Parses the configuration from `NAME=value` entries and installs our panic hook.
+fn load_config_from(entries: &[&[u8]]) -> Config {
     // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() };
-    Config::from_env(&entries, pid.unsigned_abs(), &ffi::library_path())
+    let pid = unsafe { libc::getpid() }.unsigned_abs();
+    let config = Config::from_env(entries, pid, &library_path());
+    let debug = config.debug;
+    // Our own panics are caught and turned into verdicts; the default hook would print a
+    // multi-line report into the program's stderr.
+    std::panic::set_hook(Box::new(move |info| {
+        if debug {
+            output::write_stderr_line(&output::debug_line(
+                &format!("internal error: {info}").replace('\n', " "),
+            ));
+        }
+    }));
+    config
 }
 
-/// The configuration snapshot. Normally taken by the constructor; a hook that runs earlier (another
-/// library's constructor calling system()) takes it from `environ`, which at that point is still the
-/// environment the process was started with.
+/// The configuration, parsed on first use from the constructor's copy of the environment
+/// (`load_env`). A hook that runs before the constructor (another library's constructor calling
+/// system()) parses `environ`, which at that point is still the environment the process was
+/// started with. A vfork child that parses first publishes into the parent's memory, so the
+/// parent does not parse again.
 pub fn config() -> &'static Config {
-    CONFIG.get_or_publish(|| load_config(ffi::current_environ()))
+    CONFIG.get_or_publish(load_config)
 }
 
-/// Load-time initialisation: snapshot the configuration from the loader's envp, build the HTTP
-/// client settings and resolve every real function now, so that no fork or vfork child ever runs
-/// dlsym (loader lock, calloc) or reads the environment.
+/// `config()` for the hooks: a panic while parsing (a bug) must not unwind into redhook, whose
+/// fallback would run the real function.
+pub fn config_or_none() -> Option<&'static Config> {
+    std::panic::catch_unwind(config).ok()
+}
+
+/// Load-time initialisation, kept to what must happen at load because most processes never start
+/// a program: copy the relevant environment (no allocation), note this library's path, and
+/// resolve every real function now so that no fork or vfork child ever runs dlsym (loader lock).
+/// Parsing waits for the first hook — except with RAMPART_DEBUG, whose notes are printed at load,
+/// and when the copy does not fit its static storage.
 extern "C" fn initialise(_argc: libc::c_int, _argv: ffi::CArray, envp: ffi::CArray) {
     let _ = std::panic::catch_unwind(|| {
-        let config = CONFIG.get_or_publish(|| {
-            load_config(if envp.is_null() {
-                ffi::current_environ()
-            } else {
-                envp
-            })
-        });
-        let debug = config.debug;
-        // Our own panics are caught and turned into verdicts; the default hook would print a
-        // multi-line report into the program's stderr.
-        std::panic::set_hook(Box::new(move |info| {
-            if debug {
-                output::write_stderr_line(&output::debug_line(
-                    &format!("internal error: {info}").replace('\n', " "),
-                ));
-            }
-        }));
-        client::prepare();
+        let envp = if envp.is_null() {
+            ffi::current_environ()
+        } else {
+            envp
+        };
+        LIBRARY_NAME.store(ffi::library_name().cast_mut(), Ordering::Release);
+        // SAFETY: `envp` is the process environment (from the loader or `environ`).
+        let copied = load_env::LOAD_ENV.capture(unsafe { ffi::c_strings(envp) });
         hooks::resolve_real_functions();
-        if debug {
-            for note in &config.notes {
-                output::write_stderr_line(&output::debug_line(note));
+        let debug_requested = load_env::LOAD_ENV.entries().is_some_and(|mut entries| {
+            entries
+                .find_map(|entry| entry.strip_prefix(b"RAMPART_DEBUG="))
+                .is_some_and(|value| !value.is_empty())
+        });
+        if !copied {
+            // SAFETY: as above.
+            let entries = unsafe { ffi::c_array(envp) };
+            CONFIG.get_or_publish(|| load_config_from(&entries));
+        }
+        if debug_requested || !copied {
+            let config = config();
+            if config.debug {
+                for note in &config.notes {
+                    output::write_stderr_line(&output::debug_line(note));
+                }
             }
         }
     });
