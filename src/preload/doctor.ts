@@ -10,7 +10,7 @@ import { request, parseObject, ReplyTooLargeError, TransportError } from './http
 import { checkLibrary } from './library.ts';
 import { checkHealth, preflight } from './server.ts';
 import type { PreloadSettings, ServerAddress } from './settings.ts';
-import { urlForChild } from './settings.ts';
+import { endpoint, urlForChild } from './settings.ts';
 
 export interface CheckResult {
   ok: boolean;
@@ -156,7 +156,7 @@ export async function runDoctor(address: ServerAddress, tokenFlag: string | unde
 
 async function policyStatus(baseUrl: URL, token: string | undefined): Promise<string | undefined> {
   try {
-    const reply = await request(new URL('/v1/status', baseUrl), { headers: token ? { authorization: `Bearer ${token}` } : {}, timeoutMs: 2000 });
+    const reply = await request(endpoint(baseUrl, '/v1/status'), { headers: token ? { authorization: `Bearer ${token}` } : {}, timeoutMs: 2000 });
     const body = reply.status === 200 ? parseObject(reply.body) : undefined;
     if (!body) return undefined;
     const policies = body.policies as { loaded?: unknown; rules?: unknown } | undefined;

@@ -89,3 +89,26 @@ export function parseObject(body: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/**
+ * The top-level keys of a body `parseObject` accepted, in order and with duplicates (which
+ * JSON.parse silently collapses). Only keys are followed by ':' in valid JSON.
+ */
+export function topLevelKeys(body: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (end < body.length && body[end] !== '"') end += body[end] === '\\' ? 2 : 1;
+      if (end >= body.length) break; // not valid JSON: parseObject would have refused it
+      let next = end + 1;
+      while (/\s/.test(body[next] ?? '')) next++;
+      if (depth === 1 && body[next] === ':') keys.push(JSON.parse(body.slice(i, end + 1)) as string);
+      i = end;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return keys;
+}

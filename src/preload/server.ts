@@ -1,7 +1,8 @@
 // Talking to `rampart serve`: is it there (GET /healthz), what does it say about a command
 // (POST /v1/preflight/exec), and starting one in the background when nobody answers.
 import { runCapturingStderr } from './child.ts';
-import { request, parseObject, ReplyTooLargeError, TransportError } from './http.ts';
+import { request, parseObject, ReplyTooLargeError, topLevelKeys, TransportError } from './http.ts';
+import { endpoint } from './settings.ts';
 
 export type Health =
   | { state: 'ok'; mode: string; version: string }
@@ -11,7 +12,7 @@ export type Health =
 export async function checkHealth(baseUrl: URL, timeoutMs = 3000): Promise<Health> {
   let reply;
   try {
-    reply = await request(new URL('/healthz', baseUrl), { timeoutMs });
+    reply = await request(endpoint(baseUrl, '/healthz'), { timeoutMs });
   } catch (err) {
     if (err instanceof TransportError) return { state: 'unreachable', reason: err.message };
     if (err instanceof ReplyTooLargeError) return { state: 'not-rampart', reason: err.message };
@@ -20,7 +21,7 @@ export async function checkHealth(baseUrl: URL, timeoutMs = 3000): Promise<Healt
   const body = parseObject(reply.body);
   if (reply.status !== 200 || body?.service !== 'rampart') {
     const what = reply.status === 200 ? 'a reply that is not from rampart' : `HTTP ${reply.status}`;
-    return { state: 'not-rampart', reason: `${baseUrl.origin}/healthz gave ${what}` };
+    return { state: 'not-rampart', reason: `${endpoint(baseUrl, '/healthz').href} gave ${what}` };
   }
   return { state: 'ok', mode: String(body.mode ?? 'unknown'), version: String(body.version ?? 'unknown') };
 }
@@ -49,7 +50,7 @@ export async function preflight(baseUrl: URL, req: PreflightRequest, timeoutMs =
   if (req.token) headers.authorization = `Bearer ${req.token}`;
   let reply;
   try {
-    reply = await request(new URL('/v1/preflight/exec', baseUrl), {
+    reply = await request(endpoint(baseUrl, '/v1/preflight/exec'), {
       method: 'POST',
       headers,
       timeoutMs,
@@ -71,6 +72,11 @@ export async function preflight(baseUrl: URL, req: PreflightRequest, timeoutMs =
   }
   if (reply.status !== 200 || !body || typeof body.allowed !== 'boolean') {
     return { kind: 'invalid', status: reply.status, reason: `unexpected reply from the policy server (HTTP ${reply.status}${errorText(body)})` };
+  }
+  // JSON.parse keeps the last of duplicated keys; the library refuses such an answer, and so must
+  // we, or {"allowed":false,"allowed":true} would let the command start that the library would deny.
+  if (topLevelKeys(reply.body).filter((key) => key === 'allowed').length !== 1) {
+    return { kind: 'invalid', status: reply.status, reason: 'unexpected reply from the policy server (HTTP 200: "allowed" appears more than once)' };
   }
   return {
     kind: 'decided',

@@ -49,6 +49,15 @@ export function urlForChild(url: URL): string {
 }
 
 /**
+ * An API endpoint under the server URL, joined the way librampart.so joins it (appended, so a
+ * RAMPART_URL with a path prefix such as http://host:9090/rampart keeps it): the CLI must ask
+ * the same place the library will.
+ */
+export function endpoint(url: URL, apiPath: `/${string}`): URL {
+  return new URL(urlForChild(url) + apiPath);
+}
+
+/**
  * `--fail-open` is a clipanion string option that tolerates being a boolean, so
  * `--fail-open`, `--no-fail-open`, `--fail-open=true` and `--fail-open=false` all work.
  * `--fail-open false -- agent` (the value as the next word) arrives as a bare `--fail-open`

@@ -363,6 +363,8 @@ test.serial('hostile replies to the top-level check never allow in enforce mode'
     ['not JSON', (res) => res.end('<html>'), /unexpected reply/],
     ['401', (res) => ((res.statusCode = 401), res.end('{"error":"invalid authorization token"}')), /refused the token \(HTTP 401: invalid authorization token\)/],
     ['oversized', (res) => res.end(`{"allowed":true,"pad":"${'x'.repeat(200_000)}"}`), /larger than/],
+    // JSON.parse keeps the last one; the library refuses the answer, so the CLI must too.
+    ['allowed duplicated', (res) => res.end('{"allowed":false,"allowed":true}'), /"allowed" appears more than once/],
   ];
   for (const [what, reply, message] of replies) {
     const port = await fakeServer(t, reply);
@@ -371,6 +373,35 @@ test.serial('hostile replies to the top-level check never allow in enforce mode'
     t.is(result.stdout, '', what);
     t.regex(result.stderr, message, what);
   }
+});
+
+test.serial("a server's deny message stays one line: no newline or terminal escape reaches stderr", async (t) => {
+  const port = await fakeServer(t, (res) => res.end(JSON.stringify({ allowed: false, message: '\u001b[2J\u001b[31mno\nrampart: allowed — fake\r' })));
+  const result = await runCli(['preload', '--port', String(port), '--', 'echo', 'should-not-run'], shared.home.env);
+  t.is(result.code, 126, result.stderr);
+  t.is(result.stderr, 'rampart: blocked —  [2J [31mno rampart: allowed — fake \n');
+});
+
+test.serial('RAMPART_URL with a path prefix: the CLI asks under the prefix, like the library', async (t) => {
+  const http = await import('node:http');
+  const asked: string[] = [];
+  const prefixed = http.createServer((req, res) => {
+    asked.push(req.url ?? '');
+    if (req.url === '/rampart/healthz') res.end(JSON.stringify({ service: 'rampart', status: 'ok', mode: 'enforce' }));
+    else if (req.url === '/rampart/v1/preflight/exec') res.end('{"allowed":false,"message":"prefixed policy says no"}');
+    else ((res.statusCode = 404), res.end('{"error":"not found"}'));
+  });
+  await new Promise<void>((resolve) => prefixed.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    prefixed.closeAllConnections();
+    prefixed.close();
+  });
+  const url = `http://127.0.0.1:${(prefixed.address() as net.AddressInfo).port}/rampart`;
+  const result = await runCli(['preload', '--', 'echo', 'should-not-run'], { ...shared.home.env, RAMPART_URL: url });
+  t.is(result.code, 126, result.stderr);
+  t.is(result.stdout, '');
+  t.is(result.stderr, 'rampart: blocked — prefixed policy says no\n');
+  t.deepEqual(asked.sort(), ['/rampart/healthz', '/rampart/v1/preflight/exec']);
 });
 
 test.serial('a server that accepts and never answers, or answers 5xx, follows fail-open', async (t) => {

@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import test from 'ava';
 import { preloadValue } from '../environment.ts';
 import { shellQuote, singleQuote } from '../../util/quote.ts';
-import { resolveFailOpen, serverAddress } from '../settings.ts';
+import { endpoint, resolveFailOpen, serverAddress } from '../settings.ts';
+import { oneLine } from '../report.ts';
+import { topLevelKeys } from '../http.ts';
 
 test('argv is quoted the way librampart.so quotes it (product page: /bin/bash -c "ls -la")', (t) => {
   t.is(shellQuote(['/bin/bash', '-c', 'ls -la']), '/bin/bash -c "ls -la"');
@@ -49,4 +51,24 @@ test('server URL precedence: --port, then RAMPART_URL, then the default (the onl
   t.deepEqual({ ...serverAddress(undefined, {}), url: undefined }, { url: undefined, source: 'default', port: 9090 });
   t.throws(() => serverAddress(undefined, { RAMPART_URL: 'http://u:p@127.0.0.1:1' }), { message: /must not carry a user or password/ });
   t.throws(() => serverAddress(undefined, { RAMPART_URL: 'not a url' }), { message: /RAMPART_URL is not a URL/ });
+});
+
+test('endpoints are appended to the server URL like librampart.so does (a path prefix is kept)', (t) => {
+  t.is(endpoint(new URL('http://127.0.0.1:9090'), '/healthz').href, 'http://127.0.0.1:9090/healthz');
+  t.is(endpoint(new URL('http://127.0.0.1:9090/'), '/v1/preflight/exec').href, 'http://127.0.0.1:9090/v1/preflight/exec');
+  t.is(endpoint(new URL('http://h:1/rampart/'), '/v1/preflight/exec').href, 'http://h:1/rampart/v1/preflight/exec');
+});
+
+test('every line is one line: control characters become spaces, a capped message ends with …', (t) => {
+  t.is(oneLine('\u001b[31mred\nsecond\r\tline\u0007'), ' [31mred second  line ');
+  t.is(oneLine('ü日本 \u202e'), 'ü日本 \u202e');
+  t.is(oneLine('x'.repeat(1001), 1000), `${'x'.repeat(1000)}…`);
+  t.is(oneLine('x'.repeat(1000), 1000), 'x'.repeat(1000));
+});
+
+test('topLevelKeys sees the duplicated keys JSON.parse collapses, and only top-level ones', (t) => {
+  t.deepEqual(topLevelKeys('{"allowed":false,"allowed":true}'), ['allowed', 'allowed']);
+  t.deepEqual(topLevelKeys('{ "a" : {"allowed":true}, "b":["allowed", {"c":1}], "\\u0061llowed" :1, "m":"x\\"y:"}'), ['a', 'b', 'allowed', 'm']);
+  t.deepEqual(topLevelKeys('{"allowed":true,"message":"\\"allowed\\": false"}'), ['allowed', 'message']);
+  t.deepEqual(topLevelKeys('{"unterminated'), []);
 });
