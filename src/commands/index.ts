@@ -16,6 +16,7 @@ import { ServeStopCommand } from './serve/stop.ts';
 import { ServeStatusCommand } from './serve/status.ts';
 import { AuditVerifyCommand } from './audit/verify.ts';
 import { AuditTailCommand } from './audit/tail.ts';
+import { AllowCommand } from './allow.ts';
 
 export const commands: CommandClass[] = [
   SetupCommand,
@@ -34,4 +35,5 @@ export const commands: CommandClass[] = [
   ServeStatusCommand,
   AuditVerifyCommand,
   AuditTailCommand,
+  AllowCommand,
 ];
