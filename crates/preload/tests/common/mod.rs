@@ -32,6 +32,17 @@ pub fn library_path() -> &'static Path {
         if let Some(path) = std::env::var_os("RAMPART_TEST_LIBRARY") {
             return PathBuf::from(path);
         }
+        // `cargo test` does not build a cdylib-only crate for its integration tests: build the
+        // library here, so the tests never run against a stale or missing librampart.so.
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let release = !cfg!(debug_assertions);
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "-p", "rampart-preload"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build -p rampart-preload");
+        assert!(status.success(), "cargo build -p rampart-preload failed");
         let exe = std::env::current_exe().expect("current_exe");
         let deps = exe.parent().expect("test binary directory");
         let profile = deps.parent().expect("profile directory");
