@@ -37,7 +37,9 @@ pub fn library_path() -> &'static Path {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let release = !cfg!(debug_assertions);
         let mut build = std::process::Command::new(cargo);
-        build.args(["build", "-p", "rampart-preload"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        build
+            .args(["build", "-p", "rampart-preload"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
         if release {
             build.arg("--release");
         }
