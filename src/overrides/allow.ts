@@ -73,7 +73,11 @@ export async function runAllow(opts: AllowOptions, { stdout, stderr }: Streams):
     stdout.write(`  note: only allows in files named ${OVERRIDES_FILE_NAME} beat ask and watch rules; elsewhere this is an ordinary allow\n`);
   }
   stdout.write(describeDecision(probes[0]!, result.decision, shown));
-  stdout.write(`A running rampart serve reloads ${tildify(path.dirname(file))}/ by itself when it changes.\n`);
+  stdout.write(
+    inHomePolicyDir(file)
+      ? `A running rampart serve reloads ${tildify(path.dirname(file))}/ by itself when it changes.\n`
+      : `A rampart serve started with --config-dir ${tildify(path.dirname(file))} reloads it by itself when it changes.\n`,
+  );
   stdout.write(`${await askServerToReload(opts.port)}\n`);
   return 0;
 }
@@ -109,7 +113,7 @@ function addRule(file: string, wanted: ReturnType<typeof allowCandidates>, probe
       const d = decideExec(wholeFile, probes[0]!);
       throw new FileProblem(
         `${file}: the new rule would not take effect: the file itself decides ${d.action} for it first (${d.message || 'no message'}); ` +
-          'check the user-overrides policy (match:, enabled:) and the rules above it',
+          'check the policy the rule went to (match:, enabled:) and the rules above it',
       );
     }
     const decision = decideWithDirectory(file, edit.text, probes[0]!);
@@ -161,7 +165,7 @@ function readExisting(file: string): string | undefined {
  */
 function decideWithDirectory(file: string, text: string, command: string): Decision {
   const dir = path.dirname(file);
-  const inHome = dir === path.resolve(homePolicyDir(undefined));
+  const inHome = inHomePolicyDir(file);
   const mirrorRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'rampart-allow-'));
   try {
     const mirror = inHome ? path.join(mirrorRoot, '.rampart', 'policies') : path.join(mirrorRoot, 'policies');
@@ -258,6 +262,10 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+function inHomePolicyDir(file: string): boolean {
+  return path.dirname(file) === path.resolve(homePolicyDir(undefined));
 }
 
 function tildify(file: string): string {

@@ -6,6 +6,7 @@
 // matched against the command *as the engine sees it* (§4.7: quotes removed, leading VAR=value
 // and launchers dropped), so when the command as typed would not match itself, its normalized
 // spelling is used; every candidate is proven through evaluate() before it is offered.
+import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { evaluate } from './evaluate.ts';
 import type { PolicySet } from './load.ts';
@@ -16,6 +17,15 @@ import { YamlReader } from './yaml-reader.ts';
 
 export const OVERRIDES_FILE_NAME = 'user-overrides.yaml';
 export const OVERRIDES_POLICY_NAME = 'user-overrides';
+
+/**
+ * The policy the rules go to: `user-overrides` in user-overrides.yaml; in another file (--file)
+ * `<file stem>-allows`, so two such files in one directory never clash on the name.
+ */
+export function allowPolicyName(file: string): string {
+  const base = path.basename(file);
+  return base === OVERRIDES_FILE_NAME ? OVERRIDES_POLICY_NAME : `${base.replace(/\.ya?ml$/i, '')}-allows`;
+}
 
 /** The command cannot become a safe allow rule; the message says why and what to do. */
 export class AllowInputError extends Error {}
@@ -126,20 +136,26 @@ export interface Edit {
   parsed: PolicyFile;
 }
 
-const FILE_HEADER = [
-  ' Durable allow rules written by `rampart allow` (you may edit this file by hand).',
-  ' An allow here beats ask, watch and the default action, but a deny in any policy still wins.',
-  ' `rampart serve` watches this directory and reloads the file when it changes.',
-].join('\n');
+function fileHeader(file: string): string {
+  const durable = allowPolicyName(file) === OVERRIDES_POLICY_NAME;
+  return [
+    ` ${durable ? 'Durable allow' : 'Allow'} rules written by \`rampart allow\` (you may edit this file by hand).`,
+    durable
+      ? ' An allow here beats ask, watch and the default action, but a deny in any policy still wins.'
+      : ' Only files named user-overrides.yaml beat ask and watch; here an allow is an ordinary rule.',
+    ' `rampart serve` watches its policy directories and reloads a file when it changes.',
+  ].join('\n');
+}
 
 /**
  * Appends an allow rule to the `user-overrides` policy of the file text (creating the file,
  * the policies list or the policy as needed), keeping every other line and comment.
  */
 export function appendAllowRule(file: string, existingText: string | undefined, patterns: string[], message: string | undefined, now: Date): Edit {
+  const name = allowPolicyName(file);
   const doc: Document = existingText !== undefined && existingText.trim() !== '' ? parseDocument(existingText) : parseDocument('');
   if (doc.contents === null || doc.contents === undefined) {
-    if (doc.commentBefore === null || doc.commentBefore === undefined) doc.commentBefore = FILE_HEADER;
+    if (doc.commentBefore === null || doc.commentBefore === undefined) doc.commentBefore = fileHeader(file);
     doc.contents = doc.createNode({ version: '1', policies: [] }) as YAMLMap;
   }
   const top = doc.contents;
@@ -151,12 +167,12 @@ export function appendAllowRule(file: string, existingText: string | undefined, 
     ...(message !== undefined && message !== '' ? { message } : {}),
     added: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
-  const existing = policies.items.find((item): item is YAMLMap => isMap(item) && scalarValue(item.get('name', true)) === OVERRIDES_POLICY_NAME);
+  const existing = policies.items.find((item): item is YAMLMap => isMap(item) && scalarValue(item.get('name', true)) === name);
   if (existing) {
     appendBlock(seqAt(doc, existing, 'rules'), doc.createNode(rule));
   } else {
     const policy = doc.createNode({
-      name: OVERRIDES_POLICY_NAME,
+      name,
       description: 'Commands a human allowed with rampart allow',
       match: { tool: ['exec'] },
       rules: [rule],
@@ -166,14 +182,14 @@ export function appendAllowRule(file: string, existingText: string | undefined, 
   }
   const text = doc.toString({ lineWidth: 0 });
   const parsed = parseOverridesText(file, text);
-  const policy = parsed.policies.find((p) => p.name === OVERRIDES_POLICY_NAME);
+  const policy = parsed.policies.find((p) => p.name === name);
   return { text, line: policy?.rules.at(-1)?.line, parsed };
 }
 
 /** The rule just appended, alone in its policy (proves the patterns match, whatever else the file holds). */
 export function newRuleAlone(edit: Edit): PolicySet {
-  const policy = edit.parsed.policies.find((p) => p.name === OVERRIDES_POLICY_NAME);
-  if (!policy || policy.rules.length === 0) throw new Error('the user-overrides policy vanished from the edited file');
+  const policy = edit.parsed.policies.find((p) => p.name === allowPolicyName(edit.parsed.source));
+  if (!policy || policy.rules.length === 0) throw new Error(`policy ${allowPolicyName(edit.parsed.source)} vanished from the edited file`);
   return setOf([{ ...policy, rules: [policy.rules.at(-1)!] }], edit.parsed.source);
 }
 

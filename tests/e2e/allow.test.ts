@@ -164,6 +164,25 @@ test('an existing file keeps its comments, its other policies and its mode', asy
   t.deepEqual(fs.readdirSync(dir), ['user-overrides.yaml'], 'no temp file left behind');
 });
 
+test('--file writes another file (own policy name, ordinary allow) and leaves ~/.rampart alone', async (t) => {
+  const { home, dir, allow } = setup();
+  const team = path.join(tempDir('rampart-team-'), 'team.yaml');
+  const added = await allow(['--file', team, 'make lint']);
+  t.is(added.code, 0, added.stderr);
+  t.regex(added.stdout, /only allows in files named user-overrides\.yaml beat ask and watch rules/);
+  t.regex(added.stdout, /A rampart serve started with --config-dir .* reloads it/);
+  const doc = parse(fs.readFileSync(team, 'utf8'));
+  t.is(doc.policies[0].name, 'team-allows');
+  t.deepEqual(doc.policies[0].rules[0].when.command_matches, ['make lint']);
+  // A second file in the same directory does not clash with the first one's policy name.
+  const second = await allow(['--file', path.join(path.dirname(team), 'user-overrides.yaml'), 'make lint']);
+  t.is(second.code, 0, second.stderr);
+  t.false(fs.existsSync(dir));
+  const served = await runCli(['test', '--config', team, 'make lint'], { HOME: home, RAMPART_TOKEN: '' });
+  t.is(served.code, 0, served.stdout + served.stderr);
+  t.regex(served.stdout, /Decision: allow/);
+});
+
 test('bad input is refused with a clear reason and nothing is written', async (t) => {
   const { dir, overrides, allow } = setup();
   const refused = async (args: string[], reason: RegExp, code = 1) => {
