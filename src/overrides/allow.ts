@@ -56,7 +56,7 @@ export async function runAllow(opts: AllowOptions, { stdout, stderr }: Streams):
   const probes = probesFor(wanted.texts[0]!, wanted.prefix);
   let result: Added | 'already';
   try {
-    result = addRule(file, wanted, probes, opts.message, stdout);
+    result = await withFileLock(file, () => addRule(file, wanted, probes, opts.message, stdout));
   } catch (err) {
     if (err instanceof PolicyLoadError || err instanceof FileProblem) {
       stderr.write(`rampart allow: ${err.message}\nNothing was written.\n`);
@@ -93,8 +93,8 @@ interface Added {
 class FileProblem extends Error {}
 
 function addRule(file: string, wanted: ReturnType<typeof allowCandidates>, probes: string[], message: string | undefined, stdout: NodeJS.WritableStream): Added | 'already' {
-  // Another `rampart allow` (or an editor) may write the file between our read and our rename:
-  // re-read before replacing and start over if it changed, so no rule is ever lost.
+  // Other `rampart allow` runs wait on the lock; an editor may still write the file between our
+  // read and our rename: re-read before replacing and start over if it changed.
   for (let attempt = 0; attempt < 5; attempt++) {
     const before = readExisting(file);
     const existing = before !== undefined && before.trim() !== '' ? parseOverridesText(file, before) : undefined;
@@ -122,6 +122,77 @@ function addRule(file: string, wanted: ReturnType<typeof allowCandidates>, probe
     return { patterns, line: edit.line, decision, notes };
   }
   throw new FileProblem(`${file} kept changing while rampart allow was writing it; try again`);
+}
+
+/**
+ * Runs `fn` holding `.<file>.lock` next to the file (created O_EXCL, holding our pid; a dead
+ * holder's lock is taken over), so concurrent runs never lose each other's rules. Creates the
+ * directory (0700) and removes what it created if `fn` fails, so a refused edit leaves nothing.
+ */
+async function withFileLock<T>(file: string, fn: () => T): Promise<T> {
+  const dir = path.dirname(file);
+  let created: string | undefined;
+  try {
+    created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new FileProblem(`cannot create ${dir}: ${(err as Error).message}`);
+  }
+  const lock = path.join(dir, `.${path.basename(file)}.lock`);
+  const deadline = Date.now() + 15_000;
+  let fd: number | undefined;
+  let ok = false;
+  try {
+    while (fd === undefined) {
+      try {
+        fd = fs.openSync(lock, 'wx', 0o600);
+        fs.writeSync(fd, String(process.pid));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new FileProblem(`cannot create lock file ${lock}: ${(err as Error).message}`);
+        const owner = Number(readOrEmpty(lock));
+        if (owner > 0 && !isAlive(owner)) fs.rmSync(lock, { force: true });
+        else if (Date.now() > deadline) throw new FileProblem(`${lock} is held by process ${owner || '(unknown)'}; is another rampart allow still running?`);
+        else await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    const result = fn();
+    ok = true;
+    return result;
+  } finally {
+    if (fd !== undefined) {
+      fs.closeSync(fd);
+      fs.rmSync(lock, { force: true });
+    }
+    if (!ok && created !== undefined) removeEmptyDirs(dir, created);
+  }
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** rmdir from `dir` up to `top` (inclusive) while empty. */
+function removeEmptyDirs(dir: string, top: string): void {
+  for (let current = dir; ; current = path.dirname(current)) {
+    try {
+      fs.rmdirSync(current);
+    } catch {
+      return;
+    }
+    if (current === top || path.dirname(current) === current) return;
+  }
 }
 
 /** The first spelling whose rule, alone, allows every probe (the command as typed comes first). */

@@ -132,6 +132,17 @@ test('idempotent: the same allow twice, or one already covered by a prefix, chan
   t.is(parse(withPrefix).policies[0].rules.length, 2);
 });
 
+test('concurrent runs each add their rule (none lost), and leave no lock or temp file', async (t) => {
+  const { dir, overrides, allow, check } = setup();
+  const commands = ['make a', 'make b', 'make c', 'make d', 'make e', 'make f'];
+  const results = await Promise.all(commands.map((command) => allow([command])));
+  for (const result of results) t.is(result.code, 0, result.stdout + result.stderr);
+  const rules = parse(fs.readFileSync(overrides, 'utf8')).policies[0].rules as Array<{ when: { command_matches: string[] } }>;
+  t.deepEqual(rules.map((r) => r.when.command_matches[0]).sort(), commands);
+  t.deepEqual(fs.readdirSync(dir), ['user-overrides.yaml']);
+  t.is((await check('sudo make f')).action, 'ask');
+});
+
 test('an existing file keeps its comments, its other policies and its mode', async (t) => {
   const { dir, overrides, allow, check } = setup();
   fs.mkdirSync(dir, { recursive: true });
