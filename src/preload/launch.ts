@@ -53,6 +53,12 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
     say.say(`${(err as Error).message}; fix its permissions, or pass --token / set RAMPART_TOKEN`);
     return EXIT_SETUP_FAILED;
   }
+  // A control character (a damaged token file) can go neither into the child's environment (NUL)
+  // nor into an Authorization header: say so here instead of failing obscurely later.
+  if (token && /\p{Cc}/u.test(token.token)) {
+    say.say(`the token ${describeToken(token)} contains control characters (a damaged file?); fix it, or pass --token / set RAMPART_TOKEN to the server's token`);
+    return EXIT_SETUP_FAILED;
+  }
 
   let verdict: Verdict | undefined;
   if (settings.mode === 'disabled') {

@@ -404,6 +404,15 @@ test.serial('RAMPART_URL with a path prefix: the CLI asks under the prefix, like
   t.deepEqual(asked.sort(), ['/rampart/healthz', '/rampart/v1/preflight/exec']);
 });
 
+test.serial('a damaged ~/.rampart/token (control characters) is a clear setup error, exit 1, nothing runs', async (t) => {
+  const home = homeWithLibrary();
+  fs.writeFileSync(path.join(home.dir, '.rampart', 'token'), 'abc\u0000def\u0001\n', { mode: 0o600 });
+  const result = await runCli(['preload', '--port', String(shared.server.port), '--', 'echo', 'should-not-run'], home.env);
+  t.is(result.code, 1, result.stderr);
+  t.is(result.stdout, '');
+  t.is(result.stderr, 'rampart: the token from ~/.rampart/token contains control characters (a damaged file?); fix it, or pass --token / set RAMPART_TOKEN to the server\'s token\n');
+});
+
 test.serial('a server that accepts and never answers, or answers 5xx, follows fail-open', async (t) => {
   const hang = await fakeServer(t, () => {});
   const broken = await fakeServer(t, (res) => ((res.statusCode = 503), res.end('{"error":"audit write failed"}')));
