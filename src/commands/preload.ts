@@ -1,5 +1,5 @@
 import { Command, Option, UsageError } from 'clipanion';
-import { resolveFailOpen, serverAddress } from '../preload/settings.ts';
+import { flagOrEnv, resolveFailOpen, resolveMode, serverAddress } from '../preload/settings.ts';
 import { isMode, isPort } from './options.ts';
 
 export class PreloadCommand extends Command {
@@ -13,7 +13,7 @@ export class PreloadCommand extends Command {
 
       If no server answers at the default address (http://127.0.0.1:9090) and neither \`--port\` nor \`RAMPART_URL\` is given, \`rampart serve\` is started in the background with the built-in policy (it keeps running after the command ends; \`--no-serve\` turns this off). An explicit address that does not answer only gets a warning; the library then follows \`--fail-open\`.
 
-      Precedence: server URL: \`--port\` > \`RAMPART_URL\` > http://127.0.0.1:9090. Token: \`--token\` > \`RAMPART_TOKEN\` > ~/.rampart/token. \`--mode\`, \`--fail-open\`, \`--agent\`, \`--session\` always set the child's \`RAMPART_*\` values (their defaults included). \`--debug\` sets \`RAMPART_DEBUG=1\`. \`--fail-open\` accepts \`--fail-open\`, \`--no-fail-open\`, \`--fail-open=true\`, \`--fail-open=false\` and \`--fail-open false\` (a bare \`--fail-open\` followed by the word true or false takes it as its value).
+      Precedence: server URL: \`--port\` > \`RAMPART_URL\` > http://127.0.0.1:9090. Token: \`--token\` > \`RAMPART_TOKEN\` > ~/.rampart/token. \`--mode\`, \`--fail-open\`, \`--agent\`, \`--session\` > the exported \`RAMPART_MODE\`, \`RAMPART_FAIL_OPEN\`, \`RAMPART_AGENT\`, \`RAMPART_SESSION\` > the defaults. \`--debug\` sets \`RAMPART_DEBUG=1\`. \`--fail-open\` accepts \`--fail-open\`, \`--no-fail-open\`, \`--fail-open=true\`, \`--fail-open=false\` and \`--fail-open false\` (a bare \`--fail-open\` followed by the word true or false takes it as its value).
 
       Exit codes: the command's own exit code; 126 when the command is blocked by policy (or cannot be executed); 127 when it does not exist; 128+N when signal N killed it; 1 when rampart itself cannot set up (library missing, bad flags). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are passed on to the command.
 
@@ -30,33 +30,37 @@ export class PreloadCommand extends Command {
 
   port = Option.String('--port', { description: 'Port for rampart serve (must match rampart serve --port) (default: 9090)', validator: isPort });
   token = Option.String('--token', { description: 'Auth token (or set RAMPART_TOKEN)' });
-  mode = Option.String('--mode', 'enforce', { description: 'Mode: enforce, monitor, or disabled (default: enforce)', validator: isMode });
+  mode = Option.String('--mode', { description: 'Mode: enforce, monitor, or disabled (default: enforce)', validator: isMode });
   failOpen = Option.String('--fail-open', {
     tolerateBoolean: true,
     description: 'Allow commands if Rampart is unreachable (fail-safe mode) (default: true)',
   });
-  agent = Option.String('--agent', 'preload', { description: 'Agent name for audit events (default: preload)' });
+  agent = Option.String('--agent', { description: 'Agent name for audit events (default: preload)' });
   session = Option.String('--session', { description: 'Session ID for audit (default: preload-{pid})' });
   debug = Option.Boolean('--debug', false, { description: 'Enable debug logging in the library (default: false)' });
   serve = Option.Boolean('--serve', true, { description: 'Start rampart serve in the background if none answers at the default address (--no-serve: never)' });
   command = Option.Proxy({ name: 'command', required: 1 });
 
   async execute(): Promise<number> {
-    const { failOpen, command } = resolveFailOpen(this.failOpen, this.command);
+    const env = process.env;
+    const { failOpen, command } = resolveFailOpen(this.failOpen, this.command, env);
+    const mode = resolveMode(this.mode, env);
+    const agent = flagOrEnv(this.agent, env.RAMPART_AGENT, 'preload');
+    const session = flagOrEnv(this.session, env.RAMPART_SESSION, `preload-${process.pid}`);
     if (command.length === 0 || command[0] === '') throw new UsageError('Missing the command to run: rampart preload [flags] -- <command> [args...]');
-    if (this.agent.trim() === '') throw new UsageError('Invalid value for --agent: must not be empty');
+    if (agent.trim() === '') throw new UsageError('Invalid value for --agent: must not be empty');
     if (this.session !== undefined && this.session.trim() === '') throw new UsageError('Invalid value for --session: must not be empty');
     // Loaded on use: other commands should not pay for this one's modules at start-up.
     const { runPreload } = await import('../preload/launch.ts');
     return runPreload(
       {
         command,
-        address: serverAddress(this.port, process.env),
+        address: serverAddress(this.port, env),
         tokenFlag: this.token,
-        mode: this.mode,
+        mode,
         failOpen,
-        agent: this.agent,
-        session: this.session ?? `preload-${process.pid}`,
+        agent,
+        session,
         debug: this.debug,
         autostart: this.serve,
       },

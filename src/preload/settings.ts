@@ -1,11 +1,12 @@
 // What the launcher will do, resolved once from flags and environment. Precedence:
 //   server URL:  --port  >  RAMPART_URL  >  http://127.0.0.1:9090 (the only case that may autostart)
 //   token:       --token >  RAMPART_TOKEN  >  ~/.rampart/token (src/util/token.ts)
-//   mode, fail-open, agent, session: the flags and their defaults always decide (inherited
-//   RAMPART_MODE etc. are overwritten for the child); --debug sets RAMPART_DEBUG=1, otherwise an
+//   mode, fail-open, agent, session: the flag > the exported RAMPART_MODE / RAMPART_FAIL_OPEN /
+//   RAMPART_AGENT / RAMPART_SESSION > the product page's default (a user who exported
+//   RAMPART_FAIL_OPEN=0 keeps fail-closed); --debug sets RAMPART_DEBUG=1, otherwise an
 //   inherited RAMPART_DEBUG passes through untouched.
 import { UsageError } from 'clipanion';
-import type { Mode } from '../commands/options.ts';
+import { MODES, type Mode } from '../commands/options.ts';
 
 export const DEFAULT_PORT = 9090;
 
@@ -21,7 +22,7 @@ export function serverAddress(portFlag: number | undefined, env: NodeJS.ProcessE
   const fromEnv = env.RAMPART_URL?.trim();
   if (fromEnv) {
     const url = parseServerUrl(fromEnv, 'RAMPART_URL');
-    return { url, source: 'env', port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+    return { url, source: 'env', port: Number(url.port || 80) };
   }
   return { url: new URL(`http://127.0.0.1:${DEFAULT_PORT}`), source: 'default', port: DEFAULT_PORT };
 }
@@ -34,8 +35,13 @@ export function parseServerUrl(text: string, where: string): URL {
   } catch {
     throw new UsageError(`${where} is not a URL: ${JSON.stringify(text)} (expected e.g. http://127.0.0.1:9090)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${where} must start with http:// or https:// (got ${JSON.stringify(text)})`);
+  if (url.protocol === 'https:') {
+    // The library talks plain HTTP to a local server (no TLS stack in every process): it would
+    // deny every command, so say it now.
+    throw new UsageError(`${where} must be an http:// URL: librampart.so does not speak https (got ${JSON.stringify(text)})`);
+  }
+  if (url.protocol !== 'http:') {
+    throw new UsageError(`${where} must start with http:// (got ${JSON.stringify(text)})`);
   }
   if (url.username || url.password) {
     throw new UsageError(`${where} must not carry a user or password (use --token / RAMPART_TOKEN instead)`);
@@ -64,8 +70,12 @@ export function endpoint(url: URL, apiPath: `/${string}`): URL {
  * followed by the word: a leading true/false is always its value (so `--fail-open false`
  * alone is a missing-command error, never a run of /bin/false).
  */
-export function resolveFailOpen(flag: string | boolean | undefined, command: string[]): { failOpen: boolean; command: string[] } {
-  if (flag === undefined) return { failOpen: true, command };
+export function resolveFailOpen(
+  flag: string | boolean | undefined,
+  command: string[],
+  env: NodeJS.ProcessEnv = {},
+): { failOpen: boolean; command: string[] } {
+  if (flag === undefined) return { failOpen: envFailOpen(env), command };
   if (typeof flag === 'boolean') {
     const [first, ...rest] = command;
     if (flag && (first === 'true' || first === 'false')) {
@@ -77,6 +87,29 @@ export function resolveFailOpen(flag: string | boolean | undefined, command: str
   if (value === 'true' || value === '1') return { failOpen: true, command };
   if (value === 'false' || value === '0') return { failOpen: false, command };
   throw new UsageError(`Invalid value for --fail-open: expected true or false (got ${JSON.stringify(flag)})`);
+}
+
+/** RAMPART_FAIL_OPEN as the library reads it: 1 (default) or 0; anything else is a usage error. */
+function envFailOpen(env: NodeJS.ProcessEnv): boolean {
+  const value = env.RAMPART_FAIL_OPEN?.trim();
+  if (value === undefined || value === '' || value === '1') return true;
+  if (value === '0') return false;
+  throw new UsageError(`RAMPART_FAIL_OPEN must be 1 or 0 (got ${JSON.stringify(env.RAMPART_FAIL_OPEN)})`);
+}
+
+/** --mode, else RAMPART_MODE, else enforce. */
+export function resolveMode(flag: Mode | undefined, env: NodeJS.ProcessEnv): Mode {
+  if (flag !== undefined) return flag;
+  const value = env.RAMPART_MODE?.trim();
+  if (value === undefined || value === '') return 'enforce';
+  if ((MODES as readonly string[]).includes(value)) return value as Mode;
+  throw new UsageError(`RAMPART_MODE must be one of ${MODES.join(', ')} (got ${JSON.stringify(env.RAMPART_MODE)})`);
+}
+
+/** A flag, else a non-empty exported variable, else the default. */
+export function flagOrEnv(flag: string | undefined, value: string | undefined, fallback: string): string {
+  if (flag !== undefined) return flag;
+  return value !== undefined && value.trim() !== '' ? value : fallback;
 }
 
 export interface PreloadSettings {

@@ -122,6 +122,24 @@ test.serial('defaults: mode enforce, fail-open 1, agent preload, session preload
   t.regex(result.stdout, /^enforce\|1\|preload\|preload-\d+\n$/, result.stderr);
 });
 
+test.serial('exported RAMPART_MODE / RAMPART_FAIL_OPEN / RAMPART_AGENT / RAMPART_SESSION apply when no flag is given; a flag wins', async (t) => {
+  const show = ['sh', '-c', 'echo "$RAMPART_MODE|$RAMPART_FAIL_OPEN|$RAMPART_AGENT|$RAMPART_SESSION"'];
+  const exported = { RAMPART_MODE: 'monitor', RAMPART_FAIL_OPEN: '0', RAMPART_AGENT: 'codex', RAMPART_SESSION: 'run-7' };
+  const fromEnv = await preload(['--', ...show], exported);
+  t.is(fromEnv.stdout, 'monitor|0|codex|run-7\n', fromEnv.stderr);
+  const flagsWin = await preload(['--mode', 'enforce', '--fail-open=true', '--agent', 'a', '--session', 's', '--', ...show], exported);
+  t.is(flagsWin.stdout, 'enforce|1|a|s\n', flagsWin.stderr);
+  const bad = await preload(['--', 'true'], { RAMPART_FAIL_OPEN: 'no' });
+  t.is(bad.code, 1);
+  t.regex(bad.stdout + bad.stderr, /RAMPART_FAIL_OPEN must be 1 or 0/);
+});
+
+test.serial('an https RAMPART_URL is refused up front: the library speaks plain HTTP', async (t) => {
+  const result = await runCli(['preload', '--', 'true'], { ...shared.home.env, RAMPART_URL: 'https://127.0.0.1:9443' });
+  t.is(result.code, 1);
+  t.regex(result.stdout + result.stderr, /RAMPART_URL must be an http:\/\/ URL: librampart.so does not speak https/);
+});
+
 test.serial('RAMPART_URL from the environment is used when --port is not given', async (t) => {
   const result = await runCli(['preload', '--', 'sh', '-c', 'echo "$RAMPART_URL"'], { ...shared.home.env, RAMPART_URL: shared.server.url });
   t.is(result.stdout, `${shared.server.url}\n`, result.stderr);
@@ -284,7 +302,7 @@ test.serial('bad flags: a bad mode, port or fail-open value, or no command, is a
 test.serial('a bad RAMPART_URL is a usage error saying what is wrong', async (t) => {
   const result = await runCli(['preload', '--', 'true'], { ...shared.home.env, RAMPART_URL: 'ftp://127.0.0.1:9090' });
   t.is(result.code, 1);
-  t.regex(result.stdout + result.stderr, /RAMPART_URL must start with http:\/\/ or https:\/\//);
+  t.regex(result.stdout + result.stderr, /RAMPART_URL must start with http:\/\//);
 });
 
 test.serial('a missing library: what was searched and how to install it, exit 1 (nothing runs)', async (t) => {
