@@ -68,7 +68,12 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
     // server is up (the usual case). If we had to start it, ask again with the token it made.
     const ask = () => preflight(settings.address.url, { command: shellQuote(command), agent: settings.agent, session: settings.session, token: token?.token });
     const early = ask();
-    if (await ensureServer(settings, say)) {
+    const server = await ensureServer(settings, say);
+    if (server === 'failed-to-start') {
+      void early.catch(() => {});
+      return EXIT_SETUP_FAILED;
+    }
+    if (server === 'started') {
       token = readTokenQuietly(settings.tokenFlag) ?? token;
       verdict = await ask();
     } else {
@@ -118,37 +123,40 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
 
 /**
  * Makes sure something answers at the URL; starts `rampart serve` only for the default address.
- * Returns true when it started one.
+ * A server we had to start and could not (a policy file with an error, say) stops the run: the
+ * user asked for a protected run, and running unchecked because of their own typo is not that.
  */
-async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<boolean> {
+async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<'running' | 'started' | 'absent' | 'failed-to-start'> {
   const { url: base, source, port } = settings.address;
   const url = urlForChild(base);
   const health = await checkHealth(base);
   if (health.state === 'ok') {
     say.debug(`server: ${url} healthy (mode ${health.mode}, version ${health.version})`);
-    return false;
+    return 'running';
   }
   const consequence = settings.failOpen
     ? 'commands run unchecked (--fail-open=true)'
     : 'commands are blocked (--fail-open=false)';
   if (health.state === 'not-rampart') {
     say.warn(`${health.reason}: not a rampart policy server, so checks will fail (--port or RAMPART_URL must name rampart serve)`);
-    return false;
+    return 'absent';
   }
   if (source !== 'default' || !settings.autostart) {
     const where = source === 'port' ? '--port' : source === 'env' ? 'RAMPART_URL' : '--no-serve';
     say.warn(`no policy server answers at ${url} (${health.reason}; ${where}); ${consequence} — start one with: rampart serve --port ${port}`);
-    return false;
+    return 'absent';
   }
   say.debug(`server: ${url} not answering (${health.reason}); starting rampart serve --background`);
   const started = await startBackgroundServer(base, port);
   if (started.state === 'ok') {
     say.say(`started policy server on ${url} (built-in policy); it keeps running in the background — stop it with: rampart serve stop`);
     say.debug(`server: ${url} healthy (mode ${started.mode}, version ${started.version})`);
-    return true;
+    return 'started';
   }
-  say.warn(`could not start a policy server on ${url}: ${started.reason}; ${consequence}`);
-  return false;
+  say.say(`could not start a policy server on ${url}:`);
+  for (const line of started.details) say.say(`  ${line}`);
+  say.say('fix that and run again, or start a server yourself (rampart serve), or run unchecked with --no-serve');
+  return 'failed-to-start';
 }
 
 /** What the server said about the command itself; an exit code when it must not run. */

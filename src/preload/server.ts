@@ -95,15 +95,18 @@ function errorText(body: Record<string, unknown> | undefined): string {
  * waits for it to return (it returns once /healthz answers), then confirms health ourselves.
  * The server is a detached process by design: it outlives this command.
  */
-export async function startBackgroundServer(baseUrl: URL, port: number, timeoutMs = 20_000): Promise<Health> {
+export async function startBackgroundServer(
+  baseUrl: URL,
+  port: number,
+  timeoutMs = 20_000,
+): Promise<Extract<Health, { state: 'ok' }> | { state: 'failed'; details: string[] }> {
   const entry = process.argv[1];
   if (!entry) throw new Error('cannot tell which rampart CLI is running (process.argv[1] is empty)');
   const output = await runCapturingStderr(process.execPath, [entry, 'serve', '--background', '--port', String(port)], { timeoutMs });
   const health = await checkHealth(baseUrl);
   if (health.state === 'ok') return health;
-  const why = output.stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ');
-  return {
-    state: 'unreachable',
-    reason: `rampart serve --background exited with ${output.code ?? 'no exit code'}${why ? ` (${why})` : ''}; ${health.reason}`,
-  };
+  // The server's own last lines say why (a policy file error names file and line): one per line.
+  const details = output.stderr.trim().split('\n').filter(Boolean).slice(-3);
+  details.push(`rampart serve --background exited with ${output.code ?? 'no exit code'}; ${health.reason}`);
+  return { state: 'failed', details };
 }

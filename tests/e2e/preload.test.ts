@@ -360,6 +360,36 @@ test.serial('autostart: with nothing on 127.0.0.1:9090, a policy server is start
     t.is(again.stdout, 'second run\n');
   }));
 
+test.serial('autostart that fails (a policy file with an error) stops the run with the file and line, never runs unchecked', async (t) =>
+  withDefaultPortLock(async () => {
+    if (await portBusy(9090)) {
+      t.log('SKIPPED: something already listens on 127.0.0.1:9090');
+      t.pass();
+      return;
+    }
+    const home = homeWithLibrary();
+    const policies = path.join(home.dir, '.rampart', 'policies');
+    fs.mkdirSync(policies, { recursive: true });
+    fs.writeFileSync(path.join(policies, 'typo.yaml'), 'version: "1"\npolicies:\n  - name: mine\n    rules:\n      - action: denyy\n');
+    const marker = path.join(tempDir(), 'ran');
+    const result = await runCli(['preload', '--', 'touch', marker], home.env);
+    t.is(result.code, 1, result.stderr);
+    t.false(fs.existsSync(marker), 'the command did not run');
+    t.regex(result.stderr, /could not start a policy server/);
+    t.true(result.stderr.includes(`${path.join(policies, 'typo.yaml')}:5:`), result.stderr);
+    t.regex(result.stderr, /--no-serve/);
+    const status = await runCli(['serve', 'status'], home.env);
+    t.is(status.code, 1, 'no server left behind');
+  }));
+
+function portBusy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(port, '127.0.0.1');
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+}
+
 /** A loopback server that answers /healthz like rampart and preflight with `reply`. */
 async function fakeServer(t: import('ava').ExecutionContext, reply: (res: import('node:http').ServerResponse) => void) {
   const http = await import('node:http');
