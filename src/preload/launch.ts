@@ -3,7 +3,7 @@
 // with librampart.so preloaded and hand back its exit code.
 import type { Writable } from 'node:stream';
 import { resolveCommand } from '../native/index.ts';
-import { resolveClientToken, type ClientToken } from '../util/token.ts';
+import { resolveClientToken, TokenError, type ClientToken } from '../util/token.ts';
 import { runChild } from './child.ts';
 import { childEnvironment } from './environment.ts';
 import { checkLibrary, libraryTroubleshooting } from './library.ts';
@@ -50,13 +50,8 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
   try {
     token = resolveClientToken(settings.tokenFlag);
   } catch (err) {
-    say.say(`${(err as Error).message}; fix its permissions, or pass --token / set RAMPART_TOKEN`);
-    return EXIT_SETUP_FAILED;
-  }
-  // A control character (a damaged token file) can go neither into the child's environment (NUL)
-  // nor into an Authorization header: say so here instead of failing obscurely later.
-  if (token && /\p{Cc}/u.test(token.token)) {
-    say.say(`the token ${describeToken(token)} contains control characters (a damaged file?); fix it, or pass --token / set RAMPART_TOKEN to the server's token`);
+    // An unreadable, empty or damaged token: the message says which and how to fix it.
+    say.say(err instanceof TokenError ? err.message : `${(err as Error).message}; pass --token or set RAMPART_TOKEN`);
     return EXIT_SETUP_FAILED;
   }
 

@@ -9,7 +9,7 @@ import { UsageError } from 'clipanion';
 import type { Mode } from '../commands/options.ts';
 import { PolicyLoadError } from '../policy/types.ts';
 import { rampartHome } from '../util/paths.ts';
-import { resolveServerToken } from '../util/token.ts';
+import { resolveServerToken, TokenError } from '../util/token.ts';
 import { VERSION } from '../version.ts';
 import {
   lastLines,
@@ -72,7 +72,14 @@ async function serveInForeground(flags: ServeFlags, home: string, { stderr }: St
   // comm name). This also replaces /proc/<pid>/cmdline: isServeProcess() accepts the title.
   process.title = SERVE_PROCESS_TITLE;
   const say = (line: string) => stderr.write(`rampart serve: ${line}\n`);
-  const token = flags.token?.trim() ? { token: flags.token.trim(), source: 'flag' } : resolveServerToken(home);
+  let token;
+  try {
+    token = flags.token?.trim() ? { token: flags.token.trim(), source: 'flag' } : resolveServerToken(home);
+  } catch (err) {
+    if (!(err instanceof TokenError)) throw err;
+    say(err.message);
+    return 1;
+  }
   const auditDir = auditDirOf(flags, home);
   const policy = {
     configFile: flags.config !== undefined ? path.resolve(flags.config) : undefined,

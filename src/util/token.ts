@@ -21,22 +21,39 @@ export function tokenPath(home: string = rampartHome()): string {
   return path.join(home, 'token');
 }
 
+/** A token that exists but cannot be used: the message says which and how to fix it. */
+export class TokenError extends Error {
+  override name = 'TokenError';
+}
+
+/** What an Authorization header and an environment variable can both carry. */
+const USABLE_TOKEN = /^[\x21-\x7e]+$/;
+
+function checked(token: string, where: string, fix: string): string {
+  if (!USABLE_TOKEN.test(token)) {
+    throw new TokenError(`the token in ${where} contains spaces or control or non-ASCII characters; ${fix}`);
+  }
+  return token;
+}
+
 function readTokenFile(file: string): string | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read token file ${file}: ${(err as Error).message}`);
+    throw new TokenError(`cannot read token file ${file}: ${(err as Error).message}`);
   }
+  const fix = `delete ${file} to have rampart serve generate a new one, or write the server's token into it`;
   // Editors add a trailing newline; a token never contains whitespace.
   const token = text.trim();
-  return token === '' ? undefined : token;
+  if (token === '') throw new TokenError(`token file ${file} is empty; ${fix}`);
+  return checked(token, file, fix);
 }
 
 function envToken(): string | undefined {
   const value = process.env.RAMPART_TOKEN?.trim();
-  return value ? value : undefined;
+  return value ? checked(value, 'RAMPART_TOKEN', 'set it to the server\'s token') : undefined;
 }
 
 /** The token `rampart serve` accepts; generates and persists one (0600, dir 0700) when none exists. */
@@ -60,14 +77,14 @@ export function resolveServerToken(home: string = rampartHome()): ServerToken {
     fs.rmSync(temp, { force: true });
   }
   const stored = readTokenFile(file);
-  if (!stored) throw new Error(`token file ${file} is empty`);
+  if (!stored) throw new TokenError(`token file ${file} vanished while it was being created; start the server again`);
   return { token: stored, source: stored === token ? 'generated' : 'file' };
 }
 
 /** The token a client sends: `--token`, then RAMPART_TOKEN, then ~/.rampart/token; undefined if none. */
 export function resolveClientToken(flag?: string, home: string = rampartHome()): ClientToken | undefined {
   const fromFlag = flag?.trim();
-  if (fromFlag) return { token: fromFlag, source: 'flag' };
+  if (fromFlag) return { token: checked(fromFlag, '--token', "pass the server's token"), source: 'flag' };
   const fromEnv = envToken();
   if (fromEnv) return { token: fromEnv, source: 'env' };
   const fromFile = readTokenFile(tokenPath(home));

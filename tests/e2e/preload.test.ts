@@ -452,13 +452,23 @@ test.serial('RAMPART_URL with a path prefix: the CLI asks under the prefix, like
   t.deepEqual(asked.sort(), ['/rampart/healthz', '/rampart/v1/preflight/exec']);
 });
 
-test.serial('a damaged ~/.rampart/token (control characters) is a clear setup error, exit 1, nothing runs', async (t) => {
+test.serial('a damaged or empty ~/.rampart/token is a clear setup error for preload and serve, exit 1, nothing runs', async (t) => {
   const home = homeWithLibrary();
-  fs.writeFileSync(path.join(home.dir, '.rampart', 'token'), 'abc\u0000def\u0001\n', { mode: 0o600 });
-  const result = await runCli(['preload', '--port', String(shared.server.port), '--', 'echo', 'should-not-run'], home.env);
-  t.is(result.code, 1, result.stderr);
-  t.is(result.stdout, '');
-  t.is(result.stderr, 'rampart: the token from ~/.rampart/token contains control characters (a damaged file?); fix it, or pass --token / set RAMPART_TOKEN to the server\'s token\n');
+  const file = path.join(home.dir, '.rampart', 'token');
+  const fix = `delete ${file} to have rampart serve generate a new one, or write the server's token into it`;
+  for (const [content, problem] of [
+    ['abc\u0000def\u0001\n', `the token in ${file} contains spaces or control or non-ASCII characters`],
+    ['\n', `token file ${file} is empty`],
+  ] as const) {
+    fs.writeFileSync(file, content, { mode: 0o600 });
+    const result = await runCli(['preload', '--port', String(shared.server.port), '--', 'echo', 'should-not-run'], home.env);
+    t.is(result.code, 1, result.stderr);
+    t.is(result.stdout, '');
+    t.is(result.stderr, `rampart: ${problem}; ${fix}\n`);
+    const serve = await runCli(['serve', '--port', String(await freePort())], home.env);
+    t.is(serve.code, 1, serve.stderr);
+    t.is(serve.stderr, `rampart serve: ${problem}; ${fix}\n`);
+  }
 });
 
 test.serial('a server that accepts and never answers, or answers 5xx, follows fail-open', async (t) => {
