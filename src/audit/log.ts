@@ -20,6 +20,12 @@ import { readLines, verifyFiles } from './verify.ts';
 
 export interface AuditDecision {
   action: string;
+  /**
+   * Whether the action was enforced: false when the caller only asked (enforce:false, e.g. a
+   * library in monitor mode) or the server is in monitor/disabled mode — so a recorded deny
+   * whose command ran is not mistaken for a block.
+   */
+  enforced?: boolean;
   matchedPolicies: string[] | null;
   evaluationTimeUs: number;
   message: string;
@@ -75,6 +81,7 @@ function recordJson(id: string, timestamp: string, entry: AuditEntry, prevHash: 
   if (entry.toolCallId) out += `,"tool_call_id":${json(entry.toolCallId)}`;
   if (entry.approvalOwner) out += `,"approval_owner":${json(entry.approvalOwner)}`;
   out += `,"tool":${json(entry.tool)},"request":${json(redactValue(entry.request))},"decision":{"action":${json(decision.action)}`;
+  if (decision.enforced !== undefined) out += `,"enforced":${decision.enforced}`;
   if (decision.matchedPolicies?.length) out += `,"matched_policies":${json(decision.matchedPolicies)}`;
   out += `,"evaluation_time_us":${json(decision.evaluationTimeUs ?? 0)}`;
   if (decision.message) out += `,"message":${json(redactValue(decision.message))}`;

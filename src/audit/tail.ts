@@ -31,12 +31,12 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value);
 }
 
-/** One readable line: time, decision, agent/session, tool and command, message. */
+/** One readable line: time, decision (`DENY*`: recorded, not enforced), agent/session, tool and command, message. */
 export function formatRecord(record: Record<string, unknown>): string {
   const decision = (record.decision ?? {}) as Record<string, unknown>;
   const request = (record.request ?? {}) as Record<string, unknown>;
   const time = text(record.timestamp).replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-  const action = text(decision.action).toUpperCase().padEnd(7);
+  const action = (text(decision.action).toUpperCase() + (decision.enforced === false ? '*' : '')).padEnd(7);
   const who = `${text(record.agent) || '-'}/${text(record.session) || '-'}`;
   const subject = text(request.command ?? request.path ?? request.url ?? (Object.keys(request).length ? request : ''));
   const shown = (subject.length > 160 ? subject.slice(0, 157) + '...' : subject).replace(/\s*\n\s*/g, ' ⏎ ');

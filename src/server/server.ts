@@ -198,7 +198,7 @@ class Service {
    * decision that cannot be logged is not given (the AuditWriteError becomes a 503); otherwise
    * the failure is logged and the answer goes out without an audit_id.
    */
-  private record(call: ToolCall, request: PreflightRequestV1, outcome: Outcome, mustLog: boolean): string | undefined {
+  private record(call: ToolCall, request: PreflightRequestV1, outcome: Outcome, enforced: boolean): string | undefined {
     this.counts[outcome.action] = (this.counts[outcome.action] ?? 0) + 1;
     const entry: AuditEntry = {
       agent: call.agent,
@@ -210,6 +210,7 @@ class Service {
       approvalOwner: request.approvalOwner,
       decision: {
         action: outcome.action,
+        enforced,
         matchedPolicies: outcome.matchedPolicies,
         evaluationTimeUs: outcome.evalDurationUs,
         message: outcome.message,
@@ -221,7 +222,7 @@ class Service {
     } catch (err) {
       this.auditFailures++;
       this.log(`audit write failed: ${(err as Error).message}`);
-      if (mustLog) throw err;
+      if (enforced) throw err;
       return undefined;
     }
   }

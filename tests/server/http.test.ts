@@ -198,6 +198,16 @@ test('monitor mode: enforce:true gets an allow that names the observed decision'
   t.is((await call('/healthz')).json.mode, 'monitor');
 });
 
+test('the audit record says whether a decision was enforced (a deny that was only asked about ran)', async (t) => {
+  const { call, auditDir } = await startTestServer(t);
+  await call('/v1/preflight/exec', exec('rm -rf /'));
+  await call('/v1/preflight/exec', { params: { command: 'rm -rf /tmp/x' }, enforce: false });
+  const [enforcedDeny, askedOnly] = auditRecords(auditDir);
+  t.like(enforcedDeny, { decision: { action: 'deny', enforced: true } });
+  t.like(askedOnly, { decision: { action: 'deny', enforced: false } });
+  t.like(verifyAuditDir(auditDir), { ok: true, events: 2 });
+});
+
 test('disabled mode allows everything and still audits it', async (t) => {
   const { server, call, auditDir } = await startTestServer(t, { mode: 'disabled' });
   for (const route of ['/v1/preflight/exec', '/v1/tool/exec']) {
