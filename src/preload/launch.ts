@@ -61,7 +61,9 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
   } else {
     // Ask about the command while the health check runs: one round trip instead of two when the
     // server is up (the usual case). If we had to start it, ask again with the token it made.
-    const ask = () => preflight(settings.address.url, { command: shellQuote(command), agent: settings.agent, session: settings.session, token: token?.token });
+    // In monitor mode the answer is only recorded (enforce:false): the audit must not show a block.
+    const ask = () =>
+      preflight(settings.address.url, { command: shellQuote(command), agent: settings.agent, session: settings.session, token: token?.token, enforce: settings.mode === 'enforce' });
     const early = ask();
     const server = await ensureServer(settings, say);
     if (server === 'failed-to-start') {
