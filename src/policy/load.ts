@@ -79,10 +79,19 @@ export function loadServePolicies(opts: ServeStoreOptions): PolicySet {
 
 /** Files and directories whose changes should trigger a reload (existing ones only). */
 export function watchTargets(opts: ServeStoreOptions): string[] {
+  return policySources(opts).filter((t) => fs.existsSync(t));
+}
+
+/** Policy sources that do not exist yet (e.g. ~/.rampart/policies before its first file): watch for their creation. */
+export function missingWatchTargets(opts: ServeStoreOptions): string[] {
+  return policySources(opts).filter((t) => !fs.existsSync(t));
+}
+
+function policySources(opts: ServeStoreOptions): string[] {
   const targets = [opts.configFile ?? builtinPolicyPath];
   if (opts.configFile === undefined) targets.push(homePolicyDir(opts.home));
   if (opts.configDir !== undefined) targets.push(opts.configDir);
-  return [...new Set(targets.map((t) => path.resolve(t)))].filter((t) => fs.existsSync(t));
+  return [...new Set(targets.map((t) => path.resolve(t)))];
 }
 
 export function homePolicyDir(home: string | undefined): string {

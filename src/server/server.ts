@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { AuditLog, type AuditEntry } from '../audit/log.ts';
 import { ulid } from '../audit/ulid.ts';
 import { EngineState, evaluate } from '../policy/evaluate.ts';
-import { loadServePolicies, watchTargets, type PolicySet, type ServeStoreOptions } from '../policy/load.ts';
+import { loadServePolicies, missingWatchTargets, watchTargets, type PolicySet, type ServeStoreOptions } from '../policy/load.ts';
 import type { Decision, ToolCall } from '../policy/types.ts';
 import type { Mode } from '../commands/options.ts';
 import { VERSION } from '../version.ts';
@@ -321,9 +321,7 @@ class Service {
         const isDir = fs.statSync(target).isDirectory();
         const watcher = fs.watch(target, { persistent: false }, (_event, filename) => {
           if (isDir && filename && !/\.ya?ml$/i.test(filename.toString())) return;
-          clearTimeout(this.reloadTimer);
-          this.reloadTimer = setTimeout(() => this.reload(`change in ${isDir && filename ? path.join(target, filename.toString()) : target}`), RELOAD_DEBOUNCE_MS);
-          this.reloadTimer.unref();
+          this.scheduleReload(`change in ${isDir && filename ? path.join(target, filename.toString()) : target}`);
         });
         watcher.on('error', () => {}); // a vanished target is picked up again after the next reload
         this.watchers.push(watcher);
@@ -331,6 +329,29 @@ class Service {
         this.log(`cannot watch ${target} for policy changes: ${(err as Error).message}`);
       }
     }
+    // A policy directory created later (mkdir ~/.rampart/policies) is noticed through its nearest
+    // existing parent; the reload then watches the directory itself.
+    for (const missing of missingWatchTargets(this.options.policy)) {
+      let child = missing;
+      let parent = path.dirname(child);
+      while (!fs.existsSync(parent) && path.dirname(parent) !== parent) [child, parent] = [parent, path.dirname(parent)];
+      try {
+        const watcher = fs.watch(parent, { persistent: false }, (_event, filename) => {
+          if (filename?.toString() === path.basename(child)) this.scheduleReload(`${missing} created`);
+        });
+        watcher.on('error', () => {});
+        this.watchers.push(watcher);
+      } catch (err) {
+        this.log(`cannot watch ${parent} for ${missing} to appear: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Reloads once things settle: editors write a file in several steps. */
+  private scheduleReload(trigger: string): void {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => this.reload(trigger), RELOAD_DEBOUNCE_MS);
+    this.reloadTimer.unref();
   }
 
   private unwatch(): void {

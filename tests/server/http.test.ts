@@ -5,6 +5,7 @@ import path from 'node:path';
 import test from 'ava';
 import { verifyAuditDir } from '../../src/audit/verify.ts';
 import { auditRecords, BASE_POLICY, eventually, startTestServer, TOKEN } from './support.ts';
+import { tempDir } from '../helpers.ts';
 
 const exec = (command: string, extra: Record<string, unknown> = {}) => ({ agent: 'a1', session: 's1', params: { command }, enforce: true, ...extra });
 
@@ -272,6 +273,22 @@ test('a policy change is picked up; a broken file keeps the old policies and log
   t.is(api.status, 500);
   t.like(api.json, { success: false });
   t.true(api.json.error.includes(policyFile));
+});
+
+test('a policy directory created after the server started is watched from then on', async (t) => {
+  // The serve default: built-in policy + <home>/.rampart/policies, which does not exist yet.
+  const home = tempDir('rampart-late-dir-');
+  fs.mkdirSync(path.join(home, '.rampart'));
+  const configDir = path.join(home, '.rampart', 'policies');
+  const { call } = await startTestServer(t, { policy: { home } });
+  t.is((await call('/v1/preflight/exec', exec('make deploy'))).json.decision, 'allow');
+  fs.mkdirSync(configDir);
+  const rule = (name: string, glob: string) =>
+    `version: "1"\npolicies:\n  - name: ${name}\n    match:\n      tool: exec\n    rules:\n      - action: deny\n        when:\n          command_matches: ["${glob}"]\n        message: ${name}\n`;
+  fs.writeFileSync(path.join(configDir, 'late.yaml'), rule('no-deploy', 'make deploy*'));
+  t.true(await eventually(async () => (await call('/v1/preflight/exec', exec('make deploy'))).json.decision === 'deny'));
+  fs.writeFileSync(path.join(configDir, 'later.yaml'), rule('no-release', 'make release*'));
+  t.true(await eventually(async () => (await call('/v1/preflight/exec', exec('make release'))).json.decision === 'deny'));
 });
 
 test('audit write failure: 503 for enforcing requests, never an unaudited answer', async (t) => {
