@@ -213,7 +213,7 @@ async function serverCounts(server: PolicyServer, mode: WrapOptions['mode']): Pr
 }
 
 export function summaryLine(counts: DecisionCounts, mode: WrapOptions['mode']): string {
-  const line = `rampart: ${counts.checked} commands checked, ${counts.blocked} blocked`;
+  const line = `rampart: ${counts.checked} command${counts.checked === 1 ? '' : 's'} checked, ${counts.blocked} blocked`;
   return mode === 'monitor' ? `${line} (monitor mode: denied commands ran; see the audit log)` : line;
 }
 

@@ -65,7 +65,7 @@ test('an allowed command runs, a denied one is blocked with exit 126 and no side
   t.regex(result.stdout, /static-agent: exit 0\nstatic-agent: exit 126\n/);
   t.true(result.stderr.split('\n').includes('rampart: blocked — wrap test forbids this'), result.stderr);
   // With librampart.so preloaded into the shells, what they run is checked too: at least the 2 shell commands.
-  const [, checked] = /^rampart: (\d+) commands checked, 1 blocked$/m.exec(result.stderr) ?? [];
+  const [, checked] = /^rampart: (\d+) commands? checked, 1 blocked$/m.exec(result.stderr) ?? [];
   t.true(Number(checked) >= 2, result.stderr);
 });
 
@@ -91,7 +91,7 @@ test('bash and sh found on PATH are checked too, with their flags, and the audit
   t.false(fs.existsSync(`${forbidden}-sh`));
   // Blocked by the shim, or earlier by librampart.so preloaded into the outer shell: either way once each.
   t.is(result.stderr.split('\n').filter((l) => l === 'rampart: blocked — wrap test forbids this').length, 2, result.stderr);
-  const [, checked] = /^rampart: (\d+) commands checked, 2 blocked$/m.exec(result.stderr) ?? [];
+  const [, checked] = /^rampart: (\d+) commands? checked, 2 blocked$/m.exec(result.stderr) ?? [];
   t.true(Number(checked) >= 5, result.stderr);
   const auditDirs = fs.readdirSync(path.join(home, '.rampart', 'audit')).filter((d) => d.startsWith('wrap-'));
   t.is(auditDirs.length, 1);
@@ -126,7 +126,7 @@ test('monitor mode runs a denied command and says so in the summary', async (t) 
   t.is(result.code, 0, result.stderr);
   t.true(fs.existsSync(forbidden));
   t.false(result.stderr.includes('rampart: blocked'), result.stderr);
-  t.regex(result.stderr, /^rampart: [1-9]\d* commands checked, 0 blocked \(monitor mode: denied commands ran; see the audit log\)$/m);
+  t.regex(result.stderr, /^rampart: [1-9]\d* commands? checked, 0 blocked \(monitor mode: denied commands ran; see the audit log\)$/m);
 });
 
 /** A server on 127.0.0.1 that passes the /healthz check and answers preflights with `reply`. */
