@@ -11,9 +11,11 @@ use std::io;
 use std::time::Duration;
 
 use ureq::config::Config as AgentConfig;
+use ureq::unversioned::resolver::DefaultResolver;
 use ureq::{Agent, Error};
 
 use crate::publish::Published;
+use crate::transport::SocketConnector;
 use crate::wire::MAX_ANSWER_BYTES;
 
 /// Per-phase limits. They add up to about 2 s: a server that accepts and never answers cannot hold
@@ -60,17 +62,14 @@ pub enum TransportError {
     Request(String),
 }
 
-struct Agents {
-    pooled: AgentConfig,
-    one_shot: AgentConfig,
-}
-
-/// Agent configurations, built on first use (not at load: most processes never check). Building
-/// one reads the proxy variables through std's env lock, which could only be stuck in a fork child
-/// if another thread had been *writing* the environment through this library's own std at fork
-/// time; nothing here writes it through std (the cascade uses libc setenv), readers do not block
-/// readers, and `.proxy(None)` discards what was read.
-static CONFIGS: Published<Agents> = Published::new();
+/// Agent configurations, each built on first use (not at load: most processes never check; a
+/// fork child builds only the one-shot one). Building one reads the proxy variables through std's
+/// env lock, which could only be stuck in a fork child if another thread had been *writing* the
+/// environment through this library's own std at fork time; nothing here writes it through std
+/// (the cascade uses libc setenv), readers do not block readers, and `.proxy(None)` discards what
+/// was read.
+static POOLED_CONFIG: Published<AgentConfig> = Published::new();
+static ONE_SHOT_CONFIG: Published<AgentConfig> = Published::new();
 
 struct Pooled {
     owner: libc::pid_t,
@@ -98,11 +97,30 @@ fn agent_config(pool: bool) -> AgentConfig {
         .build()
 }
 
-fn configs() -> &'static Agents {
-    CONFIGS.get_or_publish(|| Agents {
-        pooled: agent_config(true),
-        one_shot: agent_config(false),
-    })
+/// An agent over our own socket transport (see transport.rs): one write per request, timeouts set
+/// once, no peek for a connection that is never reused. The resolver is ureq's: an IP literal is
+/// parsed, not looked up, and no resolve timeout is set, so it starts no thread.
+///
+/// `request_bytes` sizes the output buffer (0: the full buffer, for a pooled agent whose requests
+/// vary).
+fn new_agent(pool: bool, request_bytes: usize) -> Agent {
+    let config = if pool {
+        POOLED_CONFIG.get_or_publish(|| agent_config(true))
+    } else {
+        ONE_SHOT_CONFIG.get_or_publish(|| agent_config(false))
+    };
+    let connector = SocketConnector {
+        reusable: pool,
+        receive_timeout: RECV_RESPONSE,
+        send_timeout: SEND_REQUEST + SEND_BODY,
+        output_bytes: if request_bytes == 0 {
+            BUFFER_BYTES
+        } else {
+            request_bytes.clamp(1024, BUFFER_BYTES)
+        },
+        input_limit: BUFFER_BYTES,
+    };
+    Agent::with_parts(config.clone(), connector, DefaultResolver::default())
 }
 
 fn current_pid() -> libc::pid_t {
@@ -112,12 +130,11 @@ fn current_pid() -> libc::pid_t {
 
 /// POSTs `body` to `url` and returns the status and, for a 200, the body (at most 64 KiB).
 pub fn post(url: &str, token: Option<&str>, body: &str, place: Place) -> Result<Reply, TransportError> {
-    let configs = configs();
     let pid = current_pid();
     if place == Place::Spawner {
         let pooled = POOLED.get_or_publish(|| Pooled {
             owner: pid,
-            agent: configs.pooled.new_agent(),
+            agent: new_agent(true, 0),
         });
         if pooled.owner == pid {
             match send(&pooled.agent, url, token, body) {
@@ -127,7 +144,10 @@ pub fn post(url: &str, token: Option<&str>, body: &str, place: Place) -> Result<
             }
         }
     }
-    send(&configs.one_shot.new_agent(), url, token, body)
+    // Request line and headers (the longest being Authorization) fit in 512 bytes plus the URL
+    // and the token.
+    let request_bytes = 512 + url.len() + token.map_or(0, str::len) + body.len();
+    send(&new_agent(false, request_bytes), url, token, body)
 }
 
 fn send(agent: &Agent, url: &str, token: Option<&str>, body: &str) -> Result<Reply, TransportError> {

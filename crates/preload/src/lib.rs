@@ -26,6 +26,7 @@ pub mod load_env;
 pub mod output;
 pub mod publish;
 pub mod reentry;
+pub mod transport;
 pub mod wire;
 
 use std::sync::atomic::{AtomicPtr, Ordering};
