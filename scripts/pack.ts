@@ -6,9 +6,9 @@
 // - the published package.json lists the platform packages as optionalDependencies (as
 //   `napi prepublish` does at publish time); the committed one cannot, because they are not on
 //   the registry and `npm ci` would then refuse the lock file;
-// - the runtime dependencies are bundled (bundleDependencies), so installing the tarball needs
-//   nothing from the network: npm 11 resolves a tarball's dependencies from full packuments,
-//   which `npm ci` never caches, so "offline from the cache" does not work otherwise;
+// - the runtime dependencies are compiled into dist/ by esbuild (scripts/build.ts), so the
+//   published package.json lists none and installing the tarball needs nothing from the network
+//   (npm 11 resolves a tarball's dependencies from full packuments, which `npm ci` never caches);
 // - `npm pack` in the repository would run the `prepare` script (a full build).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -78,17 +78,11 @@ async function preparePlatformPackage(platform: string): Promise<string> {
   return dir;
 }
 
-/** The runtime dependency tree (everything in the lock file that is not dev-only). */
-function runtimePackages(): string[] {
-  const lock = readJson(path.join(root, 'package-lock.json'));
-  return Object.entries(lock.packages as Record<string, { dev?: boolean }>)
-    .filter(([location, entry]) => location.startsWith('node_modules/') && !entry.dev)
-    .map(([location]) => location);
-}
-
 /** A directory holding exactly what the main tarball ships, with the published package.json. */
 function stageMainPackage(): string {
   requireBuilt(path.join(root, 'dist', 'cli.js'));
+  // Written only by the bundling build: a dist/ from plain tsc would need node_modules at run time.
+  requireBuilt(path.join(root, 'dist', 'THIRD-PARTY-NOTICES.txt'));
   const stage = path.join(packDir, 'stage');
   fs.rmSync(stage, { recursive: true, force: true });
   fs.mkdirSync(stage, { recursive: true });
@@ -102,10 +96,6 @@ function stageMainPackage(): string {
     fs.mkdirSync(path.dirname(path.join(stage, file)), { recursive: true });
     fs.copyFileSync(path.join(root, file), path.join(stage, file));
   }
-  for (const location of runtimePackages()) {
-    requireBuilt(path.join(root, location));
-    fs.cpSync(path.join(root, location), path.join(stage, location), { recursive: true });
-  }
 
   const manifest = readJson(path.join(root, 'package.json'));
   const platforms = fs.readdirSync(path.join(root, 'npm')).filter((entry) =>
@@ -113,6 +103,7 @@ function stageMainPackage(): string {
   );
   const published: Record<string, unknown> = { ...manifest };
   delete published.scripts; // `prepare` would try to build inside the user's node_modules
+  delete published.dependencies; // bundled into dist/ (their licences: dist/THIRD-PARTY-NOTICES.txt)
   delete published.devDependencies;
   delete published.ava;
   published.optionalDependencies = Object.fromEntries(
@@ -124,7 +115,6 @@ function stageMainPackage(): string {
       return [name, version];
     }),
   );
-  published.bundleDependencies = Object.keys(manifest.dependencies ?? {});
   fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(published, null, 2) + '\n');
   return stage;
 }

@@ -1,5 +1,7 @@
-import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from './util/paths.ts';
 
-const require = createRequire(import.meta.url);
 /** The package version; librampart.so must carry the same one (rampart_preload_version). */
-export const VERSION: string = (require('../package.json') as { version: string }).version;
+export const VERSION: string = (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string })
+  .version;
