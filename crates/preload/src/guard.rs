@@ -226,7 +226,8 @@ pub fn check(config: &Config, hook: &str, command: &str, place: Place) -> Ruling
             Err(problem) => Err(Failure::BadUrl(problem.clone())),
             Ok(url) => {
                 debug(config, &format!("sending to {url}"));
-                let body = wire::preflight_body(&config.agent, &config.session, command);
+                let enforce = config.mode == Mode::Enforce;
+                let body = wire::preflight_body(&config.agent, &config.session, command, enforce);
                 client::post(url, config.token.as_deref(), &body, place)
                     .map_err(from_transport)
                     .and_then(|reply| interpret(&reply))

@@ -11,8 +11,9 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Deepest nesting accepted inside an answer.
 const MAX_DEPTH: usize = 64;
 
-/// `{"agent":A,"session":S,"params":{"command":C},"enforce":true}`
-pub fn preflight_body(agent: &str, session: &str, command: &str) -> String {
+/// `{"agent":A,"session":S,"params":{"command":C},"enforce":true}`; `enforce` is false in monitor
+/// mode, so the server records the decision as observed, not enforced.
+pub fn preflight_body(agent: &str, session: &str, command: &str, enforce: bool) -> String {
     let mut body = String::with_capacity(64 + agent.len() + session.len() + command.len() * 2);
     body.push_str("{\"agent\":");
     push_json_string(&mut body, agent);
@@ -20,7 +21,11 @@ pub fn preflight_body(agent: &str, session: &str, command: &str) -> String {
     push_json_string(&mut body, session);
     body.push_str(",\"params\":{\"command\":");
     push_json_string(&mut body, command);
-    body.push_str("},\"enforce\":true}");
+    body.push_str(if enforce {
+        "},\"enforce\":true}"
+    } else {
+        "},\"enforce\":false}"
+    });
     body
 }
 
@@ -374,14 +379,18 @@ mod tests {
     #[test]
     fn request_body_has_the_documented_shape() {
         assert_eq!(
-            preflight_body("preload", "s-1", "ls -la"),
+            preflight_body("preload", "s-1", "ls -la", true),
             r#"{"agent":"preload","session":"s-1","params":{"command":"ls -la"},"enforce":true}"#
+        );
+        assert_eq!(
+            preflight_body("preload", "s-1", "ls", false),
+            r#"{"agent":"preload","session":"s-1","params":{"command":"ls"},"enforce":false}"#
         );
     }
 
     #[test]
     fn request_body_escapes_json_specials() {
-        let body = preflight_body("a\"b", "s\\1", "echo 'x'\n\t\u{1}\u{7f}é");
+        let body = preflight_body("a\"b", "s\\1", "echo 'x'\n\t\u{1}\u{7f}é", true);
         assert_eq!(
             body,
             r#"{"agent":"a\"b","session":"s\\1","params":{"command":"echo 'x'\n\t\u0001\u007fé"},"enforce":true}"#

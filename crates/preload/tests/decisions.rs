@@ -320,6 +320,16 @@ fn monitor_mode_runs_denied_commands_but_still_asks() {
             commands(&server)
         );
     }
+    // Asked with enforce:false, so the server's audit shows the deny as observed, not enforced.
+    for request in server.requests() {
+        let body = json::parse(&request.body_text()).expect("JSON body");
+        assert_eq!(
+            body.get("enforce"),
+            Some(&Json::Bool(false)),
+            "{}",
+            request.body_text()
+        );
+    }
 }
 
 #[test]
