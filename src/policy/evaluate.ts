@@ -263,11 +263,14 @@ function suggestionsFor(command: string): string[] {
     return ['this command is high-risk; review it instead of adding an allow rule'];
   }
   // Single quotes: a suggestion pasted into a shell must not expand `$(...)` or backticks.
-  const quoted = (text: string) => `rampart allow ${singleQuote(text)}`;
   const words = trimmed.split(/\s+/);
-  const out = [quoted(trimmed)];
-  if (words.length > 1) out.push(quoted(`${words[0]} *`));
+  const out = [allowHint(trimmed)];
+  if (words.length > 1) out.push(allowHint(`${words[0]} *`));
   return out;
+}
+
+function allowHint(text: string): string {
+  return `rampart allow ${singleQuote(text)}`;
 }
 
 function dedupe(names: string[]): string[] {
@@ -512,7 +515,13 @@ class RestrictiveSubjects {
     return true;
   }
 
+  /** Texts already expanded: the spellings of one text are a pure function of it. */
+  private readonly expanded = new Set<string>();
+
   private addSpellings(candidate: string): void {
+    // A simple command's only component is usually the raw command itself: nothing new.
+    if (this.expanded.has(candidate)) return;
+    this.expanded.add(candidate);
     this.add(candidate);
     const aliases = rmAliases(candidate);
     if (aliases === undefined) this.tooManyAliases = true;

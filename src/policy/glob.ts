@@ -203,20 +203,21 @@ function classMatches(token: Extract<Token, { kind: 'class' }>, ch: string): boo
   return inside !== token.negated;
 }
 
+/** Wildcard-run tokens may match empty: epsilon to the next position. */
+function closeEpsilon(tokens: Token[], states: Uint8Array): void {
+  for (let i = 0; i < tokens.length; i++) {
+    const kind = tokens[i]!.kind;
+    if (states[i] && (kind === 'star' || kind === 'globstar')) states[i + 1] = 1;
+  }
+}
+
 /** Thompson simulation over token positions: O(|subject| × |tokens|). */
 function simulate(tokens: Token[], subject: string): boolean {
   const n = tokens.length;
   let current = new Uint8Array(n + 1);
   let next = new Uint8Array(n + 1);
-  const close = (states: Uint8Array) => {
-    // Wildcard-run tokens may match empty: epsilon to the next position.
-    for (let i = 0; i < n; i++) {
-      const kind = tokens[i]!.kind;
-      if (states[i] && (kind === 'star' || kind === 'globstar')) states[i + 1] = 1;
-    }
-  };
   current[0] = 1;
-  close(current);
+  closeEpsilon(tokens, current);
   for (const ch of subject) {
     next.fill(0);
     let alive = false;
@@ -241,7 +242,7 @@ function simulate(tokens: Token[], subject: string): boolean {
           break;
       }
     }
-    close(next);
+    closeEpsilon(tokens, next);
     for (let i = 0; i <= n; i++) if (next[i]) alive = true;
     if (!alive) return false;
     [current, next] = [next, current];

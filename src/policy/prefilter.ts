@@ -94,6 +94,10 @@ export class Prefilter {
   private readonly found: Int32Array;
   private readonly ruleMarks: Uint8Array;
   private readonly policyMarks: Uint8Array;
+  /** Per flat rule: index of its policy. */
+  private readonly policyOf: Uint32Array;
+  /** Per policy: 1 = has a rule evaluated whatever the command. */
+  private readonly alwaysPolicies: Uint8Array;
   private generation = 0;
 
   constructor(policies: readonly Policy[]) {
@@ -127,6 +131,15 @@ export class Prefilter {
     for (const index of always) this.always[index] = 1;
     this.ruleMarks = new Uint8Array(flat);
     this.policyMarks = new Uint8Array(policies.length);
+    this.policyOf = new Uint32Array(flat);
+    this.alwaysPolicies = new Uint8Array(policies.length);
+    for (let p = 0; p < policies.length; p++) {
+      const end = p + 1 < policies.length ? this.firstRule[p + 1]! : flat;
+      for (let r = this.firstRule[p]!; r < end; r++) {
+        this.policyOf[r] = p;
+        if (this.always[r] === 1) this.alwaysPolicies[p] = 1;
+      }
+    }
     this.seen = new Uint32Array(keyIds.size);
     this.found = new Int32Array(keyIds.size);
   }
@@ -183,22 +196,22 @@ export class Prefilter {
         }
       }
     }
-    const { ruleMarks, policyMarks } = this;
+    // Policy marks are kept as rules are marked: no pass over all rules afterwards.
+    const { ruleMarks, policyMarks, policyOf, keyUses } = this;
     ruleMarks.set(this.always);
+    policyMarks.set(this.alwaysPolicies);
     for (let k = 0; k < foundCount; k++) {
-      for (const { rule, others } of this.keyUses[found[k]!]!) {
+      const uses = keyUses[found[k]!]!;
+      for (let u = 0; u < uses.length; u++) {
+        const { rule, others } = uses[u]!;
         if (ruleMarks[rule] === 1) continue;
         let all = true;
         for (let o = 0; o < others.length && all; o++) all = haystack.includes(others[o]!);
-        if (all) ruleMarks[rule] = 1;
+        if (all) {
+          ruleMarks[rule] = 1;
+          policyMarks[policyOf[rule]!] = 1;
+        }
       }
-    }
-    const { firstRule } = this;
-    for (let p = 0; p < firstRule.length; p++) {
-      const end = p + 1 < firstRule.length ? firstRule[p + 1]! : ruleMarks.length;
-      let any = 0;
-      for (let r = firstRule[p]!; r < end; r++) any |= ruleMarks[r]!;
-      policyMarks[p] = any;
     }
     return gen;
   }

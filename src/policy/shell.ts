@@ -23,10 +23,6 @@ export function splitCommand(text: string, dialect: Dialect = 'posix'): string[]
   let start = 0;
   let single = false;
   let double = false;
-  const push = (end: number) => {
-    const trimmed = text.slice(start, end).trim();
-    if (trimmed !== '') pieces.push(trimmed);
-  };
   for (let i = 0; i < n; i++) {
     const ch = text.charCodeAt(i);
     if (dialect === 'cmd') {
@@ -50,23 +46,29 @@ export function splitCommand(text: string, dialect: Dialect = 'posix'): string[]
     if (double || single) continue;
     const next = text.charCodeAt(i + 1); // NaN past the end
     if ((ch === AMP && next === AMP) || (ch === PIPE && next === PIPE)) {
-      push(i);
+      pushPiece(pieces, text, start, i);
       i++;
       start = i + 1;
     } else if (ch === PIPE || ch === SEMI || ch === NEWLINE) {
-      push(i);
+      pushPiece(pieces, text, start, i);
       start = i + 1;
     } else if (ch === AMP) {
       const prev = text.charCodeAt(i - 1);
       const attachedRedirect = prev === GT || prev === LT || (dialect !== 'cmd' && next === GT);
       if (!attachedRedirect) {
-        push(i);
+        pushPiece(pieces, text, start, i);
         start = i + 1;
       }
     }
   }
-  push(n);
+  pushPiece(pieces, text, start, n);
   return pieces;
+}
+
+// Helpers live at module level, not as closures in the hot functions: no allocation per call.
+function pushPiece(pieces: string[], text: string, start: number, end: number): void {
+  const trimmed = text.slice(start, end).trim();
+  if (trimmed !== '') pieces.push(trimmed);
 }
 
 const [CARET, DQUOTE, SQUOTE, BACKSLASH, AMP, PIPE, SEMI, NEWLINE, GT, LT, SPACE, TAB] = Array.from('^"\'\\&|;\n>< \t', (c) => c.charCodeAt(0));
@@ -76,15 +78,12 @@ export function tokenize(segment: string, dialect: Dialect = 'posix'): string[] 
   const tokens: string[] = [];
   let word = '';
   let inWord = false;
-  const flush = () => {
-    if (inWord && word !== '') tokens.push(word);
-    word = '';
-    inWord = false;
-  };
   for (let i = 0; i < segment.length; i++) {
     const ch = segment[i]!;
     if (ch === ' ' || ch === '\t') {
-      flush();
+      if (inWord && word !== '') tokens.push(word);
+      word = '';
+      inWord = false;
       continue;
     }
     inWord = true;
@@ -156,7 +155,7 @@ export function tokenize(segment: string, dialect: Dialect = 'posix'): string[] 
       } else word += ch;
     }
   }
-  flush();
+  if (inWord && word !== '') tokens.push(word);
   return tokens;
 }
 
@@ -190,13 +189,17 @@ function dialectOf(head: string): Dialect {
  * stdbuf. Returns the remaining words, or undefined when the head is not a launcher or has an
  * option we do not understand (then it is "not unwrapped"). A launcher with no command stays.
  */
+/** The words from index i on; undefined when there are none (a launcher alone stays). */
+function wordsFrom(words: string[], i: number): string[] | undefined {
+  return i < words.length ? words.slice(i) : undefined;
+}
+
 export function peelLauncher(words: string[]): string[] | undefined {
   const head = baseName(words[0] ?? '');
   let i = 1;
-  const rest = (): string[] | undefined => (i < words.length ? words.slice(i) : undefined);
   switch (head) {
     case 'nohup':
-      return rest();
+      return wordsFrom(words, i);
     case 'command':
       for (; i < words.length; i++) {
         const w = words[i]!;
@@ -209,7 +212,7 @@ export function peelLauncher(words: string[]): string[] | undefined {
         if (w.startsWith('-')) return undefined;
         break;
       }
-      return rest();
+      return wordsFrom(words, i);
     case 'exec':
       for (; i < words.length; i++) {
         const w = words[i]!;
@@ -225,7 +228,7 @@ export function peelLauncher(words: string[]): string[] | undefined {
         if (w.startsWith('-')) return undefined;
         break;
       }
-      return rest();
+      return wordsFrom(words, i);
     case 'env':
       for (; i < words.length; i++) {
         const w = words[i]!;
@@ -249,7 +252,7 @@ export function peelLauncher(words: string[]): string[] | undefined {
         if (ASSIGNMENT.test(w)) continue;
         break;
       }
-      return rest();
+      return wordsFrom(words, i);
     case 'nice':
       for (; i < words.length; i++) {
         const w = words[i]!;
@@ -265,7 +268,7 @@ export function peelLauncher(words: string[]): string[] | undefined {
         if (w.startsWith('-')) return undefined;
         break;
       }
-      return rest();
+      return wordsFrom(words, i);
     case 'timeout': {
       for (; i < words.length; i++) {
         const w = words[i]!;
@@ -285,7 +288,7 @@ export function peelLauncher(words: string[]): string[] | undefined {
       // Then the duration.
       if (i >= words.length || !/^\d+(\.\d+)?[smhd]?$/.test(words[i]!)) return undefined;
       i++;
-      return rest();
+      return wordsFrom(words, i);
     }
     case 'setsid':
       for (; i < words.length; i++) {
@@ -298,7 +301,7 @@ export function peelLauncher(words: string[]): string[] | undefined {
         if (w.startsWith('-')) return undefined;
         break;
       }
-      return rest();
+      return wordsFrom(words, i);
     case 'stdbuf':
       for (; i < words.length; i++) {
         const w = words[i]!;
@@ -314,7 +317,7 @@ export function peelLauncher(words: string[]): string[] | undefined {
         if (w.startsWith('-')) return undefined;
         break;
       }
-      return rest();
+      return wordsFrom(words, i);
     default:
       return undefined;
   }
@@ -437,11 +440,6 @@ export function normalize(command: string): string {
 export function extractSubcommands(command: string, depth = 0): string[] {
   if (depth > 8) return [];
   const found: string[] = [];
-  const add = (body: string) => {
-    const trimmed = body.trim();
-    if (trimmed === '') return;
-    found.push(trimmed, ...extractSubcommands(trimmed, depth + 1));
-  };
   for (let i = 0; i < command.length; i++) {
     const ch = command[i]!;
     if (ch === '$' && command[i + 1] === '(') {
@@ -454,7 +452,7 @@ export function extractSubcommands(command: string, depth = 0): string[] {
           j++;
         } else if (command[j] === ')' && --level === 0) break;
       }
-      add(command.slice(i + 2, j));
+      addSubcommand(found, depth, command.slice(i + 2, j));
       i = j;
     } else if ((ch === '<' || ch === '>') && command[i + 1] === '(') {
       let level = 1;
@@ -463,20 +461,26 @@ export function extractSubcommands(command: string, depth = 0): string[] {
         if (command[j] === '(') level++;
         else if (command[j] === ')' && --level === 0) break;
       }
-      add(command.slice(i + 2, j));
+      addSubcommand(found, depth, command.slice(i + 2, j));
       i = j;
     } else if (ch === '`') {
       const end = command.indexOf('`', i + 1);
       if (end === -1) break;
-      add(command.slice(i + 1, end));
+      addSubcommand(found, depth, command.slice(i + 1, end));
       i = end;
     }
   }
   const words = tokenize(command.trim());
   let k = 0;
   while (k < words.length && ASSIGNMENT.test(words[k]!)) k++;
-  if (words[k] === 'eval' && k + 1 < words.length) add(words.slice(k + 1).join(' '));
+  if (words[k] === 'eval' && k + 1 < words.length) addSubcommand(found, depth, words.slice(k + 1).join(' '));
   return found;
+}
+
+function addSubcommand(found: string[], depth: number, body: string): void {
+  const trimmed = body.trim();
+  if (trimmed === '') return;
+  found.push(trimmed, ...extractSubcommands(trimmed, depth + 1));
 }
 
 /** §4.6: the pieces a command executes, and whether it has more than one. */
@@ -672,12 +676,15 @@ export function alternates(text: string): string[] {
   return out;
 }
 
+function nameOf(word: string): string | undefined {
+  return /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(word)?.[1];
+}
+
 /** §4.10: names of environment variables the command assigns, in all dialects. */
 export function envAssignments(command: string, depth = 0): string[] {
   if (depth > 4) return [];
   const names = new Set<string>();
   const text = sanitize(command);
-  const nameOf = (word: string) => /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(word)?.[1];
   for (const segment of splitCommand(text)) {
     const words = tokenize(segment);
     let i = 0;
