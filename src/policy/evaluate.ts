@@ -218,8 +218,10 @@ function decideInScope(set: PolicySet, inScope: Policy[], view: CallView, opts: 
     const rule = firstMatchingRule(policy, i, view);
     if (!rule) continue;
     if (rule.action === 'deny') {
-      const names = [...fired.map((f) => f.policy.name), policy.name, ...inScope.slice(i + 1).map((p) => p.name)];
-      return deny(rule.message, dedupe(names), command);
+      const { names: allNames, unique } = scopeNames(inScope);
+      const names = fired.map((f) => f.policy.name);
+      for (let k = i; k < allNames.length; k++) names.push(allNames[k]!);
+      return deny(rule.message, unique ? names : dedupe(names), command);
     }
     fired.push({ policy, rule });
     if (rule.action === 'allow' && !durableAllow && DURABLE_FILES[path.basename(policy.source)] !== undefined) {
@@ -246,6 +248,17 @@ function decideInScope(set: PolicySet, inScope: Policy[], view: CallView, opts: 
     opts.state.recordCall(tool, now);
   }
   return { action: winner.action, message: winner.message, matchedPolicies };
+}
+
+/** Per in-scope list: its policy names, and whether they are distinct (then no dedupe is needed). */
+const scopeNamesCache = new WeakMap<Policy[], { names: string[]; unique: boolean }>();
+function scopeNames(inScope: Policy[]): { names: string[]; unique: boolean } {
+  let entry = scopeNamesCache.get(inScope);
+  if (entry === undefined) {
+    const names = inScope.map((p) => p.name);
+    scopeNamesCache.set(inScope, (entry = { names, unique: new Set(names).size === names.length }));
+  }
+  return entry;
 }
 
 function deny(message: string, matchedPolicies: string[], command = ''): Omit<Decision, 'evalDurationUs'> {
@@ -374,7 +387,9 @@ function firstMatchingRule(policy: Policy, policyIndex: number, view: CallView):
     if (view.scan !== undefined && !view.prefilter!.mayMatchRule(view.scan, policyIndex, r)) continue;
     if (rule.expiresAt !== undefined && view.now > rule.expiresAt.getTime()) continue;
     if (rule.once && view.state?.isConsumed(rule)) continue;
-    if (rule.when === undefined || conditionMatches(rule.when, rule.action, view)) return rule;
+    if (rule.when === undefined) return rule;
+    const exclusionsMayMatch = view.scan === undefined || view.prefilter!.mayExclude(view.scan, policyIndex, r);
+    if (conditionMatches(rule.when, rule.action, view, exclusionsMayMatch)) return rule;
   }
   return undefined;
 }
@@ -383,8 +398,11 @@ function isRestrictive(action: Action): boolean {
   return action === 'deny' || action === 'ask';
 }
 
-/** §1.4: every present group must pass; at least one positive group must be present. */
-function conditionMatches(cond: Condition, action: Action, view: CallView): boolean {
+/**
+ * §1.4: every present group must pass; at least one positive group must be present.
+ * exclusionsMayMatch false: the prefilter showed no command_not_matches glob can match.
+ */
+function conditionMatches(cond: Condition, action: Action, view: CallView, exclusionsMayMatch: boolean): boolean {
   if (cond.default) return true;
   const restrictive = isRestrictive(action);
   let positive = false;
@@ -392,7 +410,7 @@ function conditionMatches(cond: Condition, action: Action, view: CallView): bool
   if (cond.commandMatches || cond.commandContains) {
     positive = true;
     if (view.command === '') return false;
-    const hit = restrictive ? restrictiveCommandMatch(cond, view) : grantingCommandMatch(cond, view);
+    const hit = restrictive ? restrictiveCommandMatch(cond, view, exclusionsMayMatch) : grantingCommandMatch(cond, view, exclusionsMayMatch);
     if (!hit) return false;
   } else if (cond.commandNotMatches && view.command !== '') {
     // Exclusions without a positive command group still veto the rule.
@@ -496,7 +514,10 @@ class RestrictiveSubjects {
   private bases: string[] | undefined;
   private next = 0;
 
-  constructor(private readonly command: string) {}
+  constructor(private readonly command: string) {
+    // The raw text alone first: most hits need nothing else.
+    this.add(command);
+  }
 
   /** Adds the spellings of the next base text; false when there is none left. */
   more(): boolean {
@@ -587,10 +608,11 @@ function restrictivePositive(cond: Condition, view: CallView): boolean {
 }
 
 /** §4.8 + §4.9: any interpretation matching suffices; exclusions apply per component. */
-function restrictiveCommandMatch(cond: Condition, view: CallView): boolean {
+function restrictiveCommandMatch(cond: Condition, view: CallView, exclusionsMayMatch: boolean): boolean {
   if (!restrictivePositive(cond, view)) return false;
   const exclusions = cond.commandNotMatches;
-  if (!exclusions) return true;
+  // With exclusions that never match, every path below ends in "matched".
+  if (!exclusions || !exclusionsMayMatch) return true;
   const a = analysisOf(view);
   const components = a.composite ? a.components : [a.raw];
   let anyPositive = false;
@@ -629,10 +651,10 @@ function isExcluded(exclusions: GlobSet, text: string): boolean {
  * Deviation (docs/compat.md): a command with no components (e.g. `X='$(;)' ';'`) never
  * satisfies a granting rule — "every one of zero components" would grant it vacuously.
  */
-function grantingCommandMatch(cond: Condition, view: CallView): boolean {
+function grantingCommandMatch(cond: Condition, view: CallView, exclusionsMayMatch: boolean): boolean {
   const a = analysisOf(view);
   if (a.components.length === 0) return false;
-  if (cond.commandNotMatches && cond.commandNotMatches.testAny([a.raw, a.normalized, ...a.components])) return false;
+  if (exclusionsMayMatch && cond.commandNotMatches && cond.commandNotMatches.testAny([a.raw, a.normalized, ...a.components])) return false;
   if (a.composite && cond.commandMatches) {
     for (const glob of cond.commandMatches.globs) {
       if (compositePattern(glob.source) && (glob.test(a.raw) || glob.test(a.normalized))) return true;

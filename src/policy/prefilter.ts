@@ -14,7 +14,9 @@
 // of its literal stable runs, so a rule whose every alternative has a run missing from the
 // haystack cannot match: it is skipped. When in doubt (control or non-ASCII characters,
 // `find -exec ... {}` substitutions, alias floods) the prefilter says "maybe" and the rule is
-// evaluated in full. A command with no components matches no granting rule (evaluate.ts), so
+// evaluated in full. The same test on a rule's `command_not_matches` globs tells when no
+// exclusion can hold for any spelling: then the exclusion checks are skipped (they can only
+// veto). A command with no components matches no granting rule (evaluate.ts), so
 // empty subcommands need no special case. The differential test (__tests__/prefilter.test.ts)
 // checks decisions are identical with and without it.
 import type { Policy, Rule } from './model.ts';
@@ -75,6 +77,14 @@ function gateOf(rule: Rule): Alternative[] | undefined {
   return alternatives.some((runs) => runs.length === 0) ? undefined : alternatives;
 }
 
+/** The alternatives of a rule's exclusion globs; undefined when there are none or one has no runs. */
+function exclusionGateOf(rule: Rule): Alternative[] | undefined {
+  const globs = rule.when?.commandNotMatches?.globs;
+  if (globs === undefined || globs.length === 0) return undefined;
+  const alternatives = globs.map((glob) => literalRuns(glob.source, true));
+  return alternatives.some((runs) => runs.length === 0) ? undefined : alternatives;
+}
+
 /**
  * The prefilter for one ordered list of in-scope policies. scan() marks the rules a command may
  * match; the marks stay valid until the next scan() (evaluation is synchronous).
@@ -99,6 +109,10 @@ export class Prefilter {
   /** Per policy: 1 = has a rule evaluated whatever the command. */
   private readonly alwaysPolicies: Uint8Array;
   private generation = 0;
+  /** Per flat rule: the alternatives of its exclusion globs; undefined = none, or unfilterable. */
+  private readonly exclusionGates: Array<Alternative[] | undefined> = [];
+  /** The haystack of the last scan. */
+  private haystack = '';
 
   constructor(policies: readonly Policy[]) {
     const keyIds = new Map<string, number>();
@@ -107,6 +121,7 @@ export class Prefilter {
     for (const policy of policies) {
       this.firstRule.push(flat);
       for (const rule of policy.rules) {
+        this.exclusionGates.push(exclusionGateOf(rule));
         const gate = gateOf(rule);
         if (gate === undefined) always.push(flat);
         else {
@@ -162,6 +177,7 @@ export class Prefilter {
       if ((find && haystack.includes('{}')) || command.length > 256) return undefined;
       haystack += ' rm rf';
     }
+    this.haystack = haystack;
     if (this.generation === 0xfffffffe) {
       this.seen.fill(0);
       this.generation = 0;
@@ -219,6 +235,18 @@ export class Prefilter {
   /** False only when no rule of policy `policyIndex` can match the command scanned as `token`. */
   mayMatchPolicy(token: number, policyIndex: number): boolean {
     return token !== this.generation || this.policyMarks[policyIndex] === 1;
+  }
+
+  /**
+   * False only when no `command_not_matches` glob of the rule can match any spelling of the
+   * command scanned as `token` (each lacks one of its literal runs).
+   */
+  mayExclude(token: number, policyIndex: number, ruleIndex: number): boolean {
+    if (token !== this.generation) return true;
+    const gate = this.exclusionGates[this.firstRule[policyIndex]! + ruleIndex];
+    if (gate === undefined) return true;
+    const { haystack } = this;
+    return gate.some((runs) => runs.every((run) => haystack.includes(run)));
   }
 
   /** False only when rule `ruleIndex` of policy `policyIndex` cannot match the command scanned as `token`. */
