@@ -19,25 +19,41 @@ fn needs_single_quotes(byte: u8) -> bool {
 /// The first word also quotes `=` (a bare `a=b` would be an assignment). Invalid UTF-8 is shown
 /// with U+FFFD.
 pub fn quote_word(word: &[u8], first: bool) -> String {
+    let mut out = String::new();
+    push_quoted(&mut out, word, first);
+    out
+}
+
+/// `quote_word` appended to `out`, without a temporary string per word.
+fn push_quoted(out: &mut String, word: &[u8], first: bool) {
     let text = String::from_utf8_lossy(word);
     let plain = !word.is_empty() && word.iter().all(|b| is_plain(*b)) && !(first && word.contains(&b'='));
     if plain {
-        return text.into_owned();
+        out.push_str(&text);
+    } else if !word.iter().any(|b| needs_single_quotes(*b)) {
+        out.push('"');
+        out.push_str(&text);
+        out.push('"');
+    } else {
+        out.push('\'');
+        for (index, part) in text.split('\'').enumerate() {
+            if index > 0 {
+                out.push_str("'\\''");
+            }
+            out.push_str(part);
+        }
+        out.push('\'');
     }
-    if !word.iter().any(|b| needs_single_quotes(*b)) {
-        return format!("\"{text}\"");
-    }
-    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// Renders a command line: every word quoted for a POSIX shell, separated by single spaces.
 pub fn render<'a>(words: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(256);
     for (index, word) in words.into_iter().enumerate() {
         if index > 0 {
             out.push(' ');
         }
-        out.push_str(&quote_word(word, index == 0));
+        push_quoted(&mut out, word, index == 0);
     }
     out
 }
@@ -127,8 +143,8 @@ pub fn resolve_in_path<'a>(
 }
 
 /// The value of `name` in a list of `KEY=VALUE` entries (the first occurrence, as getenv).
-pub fn lookup_var<'a>(entries: &[&'a [u8]], name: &[u8]) -> Option<&'a [u8]> {
-    entries.iter().find_map(|entry| {
+pub fn lookup_var<'a>(entries: impl IntoIterator<Item = &'a [u8]>, name: &[u8]) -> Option<&'a [u8]> {
+    entries.into_iter().find_map(|entry| {
         let rest = entry.strip_prefix(name)?;
         rest.strip_prefix(b"=")
     })
@@ -276,8 +292,8 @@ mod tests {
     #[test]
     fn variables_are_looked_up_by_exact_name_first_occurrence() {
         let env: Vec<&[u8]> = vec![b"PATHX=1", b"PATH=/a", b"PATH=/b", b"EMPTY="];
-        assert_eq!(lookup_var(&env, b"PATH"), Some(&b"/a"[..]));
-        assert_eq!(lookup_var(&env, b"EMPTY"), Some(&b""[..]));
-        assert_eq!(lookup_var(&env, b"NOPE"), None);
+        assert_eq!(lookup_var(env.iter().copied(), b"PATH"), Some(&b"/a"[..]));
+        assert_eq!(lookup_var(env.iter().copied(), b"EMPTY"), Some(&b""[..]));
+        assert_eq!(lookup_var(env.iter().copied(), b"NOPE"), None);
     }
 }

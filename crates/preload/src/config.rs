@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::command::lookup_var;
+use crate::command;
 use crate::env::{GUARDED_VARS, PRELOAD_VAR, Snapshot};
 
 pub const DEFAULT_URL: &str = "http://127.0.0.1:9090";
@@ -84,9 +84,8 @@ impl Config {
     /// Builds the configuration from `KEY=VALUE` entries (the environment at load), the process id
     /// (for the default session) and the path this library was loaded from.
     pub fn from_env(entries: &[&[u8]], pid: u32, library_path: &[u8]) -> Config {
-        let var = |name: &str| {
-            lookup_var(entries, name.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned())
-        };
+        let lookup = |name: &[u8]| command::lookup_var(entries.iter().copied(), name);
+        let var = |name: &str| lookup(name.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned());
         let non_empty = |name: &str| var(name).filter(|v| !v.is_empty());
         let mut notes = Vec::new();
 
@@ -127,9 +126,9 @@ impl Config {
         let snapshot = Snapshot {
             vars: GUARDED_VARS
                 .iter()
-                .map(|name| (*name, lookup_var(entries, name.as_bytes()).map(<[u8]>::to_vec)))
+                .map(|name| (*name, lookup(name.as_bytes()).map(<[u8]>::to_vec)))
                 .collect(),
-            library_entries: library_entries(lookup_var(entries, PRELOAD_VAR.as_bytes()), library_path),
+            library_entries: library_entries(lookup(PRELOAD_VAR.as_bytes()), library_path),
         };
 
         Config {

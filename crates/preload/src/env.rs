@@ -70,12 +70,19 @@ pub struct Correction {
     pub value: Option<Vec<u8>>,
 }
 
+/// The value of `entry` if its key is `name` (a bare `name` without `=` counts, as an empty value:
+/// the same key `split_entry` sees). Compares the prefix only, without scanning for `=`.
+fn value_of<'a>(entry: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let rest = entry.strip_prefix(name.as_bytes())?;
+    if rest.is_empty() {
+        return Some(rest);
+    }
+    rest.strip_prefix(b"=")
+}
+
 /// The first value of `name` in `child`, and whether it occurs more than once.
-fn occurrences<'a>(child: &[&'a [u8]], name: &str) -> (Option<&'a [u8]>, bool) {
-    let mut values = child.iter().filter_map(|e| match split_entry(e) {
-        (key, value) if key == name.as_bytes() => Some(value.unwrap_or_default()),
-        _ => None,
-    });
+fn occurrences<'a>(child: impl Iterator<Item = &'a [u8]>, name: &str) -> (Option<&'a [u8]>, bool) {
+    let mut values = child.filter_map(|entry| value_of(entry, name));
     let first = values.next();
     (first, values.next().is_some())
 }
@@ -83,11 +90,15 @@ fn occurrences<'a>(child: &[&'a [u8]], name: &str) -> (Option<&'a [u8]>, bool) {
 /// What must change in the child environment `child` so that it carries this library and the
 /// load-time RAMPART_* values: a guarded variable that is duplicated, missing or different gets its
 /// load-time value (or is removed if it was unset); a preload list that lost us gets our entry
-/// first, its other entries kept. Empty when nothing needs to change.
-pub fn corrections(snapshot: &Snapshot, child: &[&[u8]]) -> Vec<Correction> {
+/// first, its other entries kept. Empty (no allocation) when nothing needs to change. `child` is
+/// walked without being collected, so an intact environment costs no allocation at all.
+pub fn corrections<'a>(
+    snapshot: &Snapshot,
+    child: impl Iterator<Item = &'a [u8]> + Clone,
+) -> Vec<Correction> {
     let mut fixes = Vec::new();
     for (name, wanted) in &snapshot.vars {
-        let (first, duplicated) = occurrences(child, name);
+        let (first, duplicated) = occurrences(child.clone(), name);
         if duplicated || first != wanted.as_deref() {
             fixes.push(Correction {
                 name,
@@ -114,13 +125,12 @@ pub fn corrections(snapshot: &Snapshot, child: &[&[u8]]) -> Vec<Correction> {
 
 /// The environment `child` must become (see `corrections`), or None when it is fine as it is.
 /// Unchanged entries are referenced by index, not copied.
-pub fn plan(snapshot: &Snapshot, child: &[&[u8]]) -> Option<Vec<Entry>> {
-    let fixes = corrections(snapshot, child);
+pub fn plan<'a>(snapshot: &Snapshot, child: impl Iterator<Item = &'a [u8]> + Clone) -> Option<Vec<Entry>> {
+    let fixes = corrections(snapshot, child.clone());
     if fixes.is_empty() {
         return None;
     }
     let mut entries: Vec<Entry> = child
-        .iter()
         .enumerate()
         .filter(|(_, e)| !fixes.iter().any(|fix| split_entry(e).0 == fix.name.as_bytes()))
         .map(|(index, _)| Entry::Keep(index))
@@ -167,7 +177,7 @@ mod tests {
 
     /// The environment `plan` produces, as strings.
     fn apply(child: &[&[u8]]) -> Option<Vec<String>> {
-        plan(&snapshot(), child).map(|entries| {
+        plan(&snapshot(), child.iter().copied()).map(|entries| {
             entries
                 .into_iter()
                 .map(|entry| match entry {
@@ -292,7 +302,7 @@ mod tests {
             b"RAMPART_DEBUG=1",
         ];
         assert_eq!(
-            corrections(&snapshot(), &env),
+            corrections(&snapshot(), env.iter().copied()),
             vec![
                 Correction {
                     name: "RAMPART_SESSION",
@@ -307,9 +317,19 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_name_without_a_value_counts_as_an_occurrence() {
+        let mut env = intact();
+        env.push(b"RAMPART_MODE");
+        let out = apply(&env).unwrap_or_default();
+        assert!(out.contains(&"RAMPART_MODE=enforce".to_string()), "{out:?}");
+        assert!(!out.contains(&"RAMPART_MODE".to_string()), "{out:?}");
+        assert_eq!(apply(&intact()), None, "an intact environment needs no plan");
+    }
+
+    #[test]
     fn unchanged_entries_are_referenced_not_copied() {
         let env: Vec<&[u8]> = vec![b"A=1", b"RAMPART_MODE=monitor"];
-        let entries = plan(&snapshot(), &env).unwrap_or_default();
+        let entries = plan(&snapshot(), env.iter().copied()).unwrap_or_default();
         assert_eq!(entries.first(), Some(&Entry::Keep(0)));
         assert!(!entries.contains(&Entry::Keep(1)));
     }

@@ -87,21 +87,29 @@ pub unsafe fn c_pointers(array: CArray) -> Vec<*const c_char> {
     }
 }
 
-/// The strings of a NULL-terminated array, without allocating.
+/// The strings of a NULL-terminated array, without allocating. Fused: once the terminator is
+/// reached it stays done (an adapter may ask again, e.g. `filter_map` after a miss), and a clone
+/// made before the end starts where the original was.
 ///
 /// # Safety
 /// As `c_pointers`, and every string outlives `'a`.
-pub unsafe fn c_strings<'a>(array: CArray) -> impl Iterator<Item = &'a [u8]> {
-    let mut index = 0;
+pub unsafe fn c_strings<'a>(array: CArray) -> impl Iterator<Item = &'a [u8]> + Clone {
+    let mut next = array;
     std::iter::from_fn(move || {
-        if array.is_null() {
+        if next.is_null() {
             return None;
         }
-        // SAFETY: the array is NULL-terminated and iteration stops at the terminator.
-        let item = unsafe { *array.add(index) };
-        index += 1;
+        // SAFETY: the array is NULL-terminated and `next` never passes the terminator.
+        let item = unsafe { *next };
         // SAFETY: a non-null entry of the array is a valid C string.
-        unsafe { c_bytes(item) }
+        let text = unsafe { c_bytes(item) };
+        next = if item.is_null() {
+            std::ptr::null()
+        } else {
+            // SAFETY: `item` is not the terminator, so the next slot is still inside the array.
+            unsafe { next.add(1) }
+        };
+        text
     })
 }
 
@@ -121,35 +129,55 @@ fn c_string(bytes: &[u8]) -> Option<CString> {
     CString::new(bytes).ok()
 }
 
+/// Runs `work` with `path` as a C string: on the stack when it is short (every probe of a check
+/// would otherwise be an allocation), else on the heap. None when `path` holds a NUL.
+fn with_c_path<T>(path: &[u8], work: impl FnOnce(*const c_char) -> T) -> Option<T> {
+    const SHORT: usize = 256;
+    if path.contains(&0) {
+        return None;
+    }
+    let mut buffer = [0u8; SHORT];
+    match buffer.get_mut(..path.len()) {
+        // `< SHORT` leaves room for the NUL already in the zeroed buffer.
+        Some(start) if path.len() < SHORT => {
+            start.copy_from_slice(path);
+            Some(work(buffer.as_ptr().cast()))
+        }
+        _ => c_string(path).map(|path| work(path.as_ptr())),
+    }
+}
+
 /// Whether `path` is an executable regular file for the effective user, as execve would see it.
 pub fn probe(path: &[u8]) -> Probe {
-    let Some(path) = c_string(path) else {
-        return Probe::Fails(libc::ENOENT);
-    };
-    // SAFETY: `stat` is plain old data; zeroed is a valid value to be overwritten.
-    let mut status: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated and `status` is a valid out-pointer.
-    if unsafe { libc::stat(path.as_ptr(), &mut status) } != 0 {
-        return Probe::Fails(errno());
-    }
-    if status.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Probe::Fails(libc::EACCES);
-    }
-    // SAFETY: `path` is NUL-terminated.
-    if unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::X_OK, libc::AT_EACCESS) } != 0 {
-        return Probe::Fails(errno());
-    }
-    Probe::Executable
+    with_c_path(path, |path| {
+        // SAFETY: `stat` is plain old data; zeroed is a valid value to be overwritten.
+        let mut status: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `path` is NUL-terminated and `status` is a valid out-pointer.
+        if unsafe { libc::stat(path, &mut status) } != 0 {
+            return Probe::Fails(errno());
+        }
+        if status.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Probe::Fails(libc::EACCES);
+        }
+        // SAFETY: `path` is NUL-terminated.
+        if unsafe { libc::faccessat(libc::AT_FDCWD, path, libc::X_OK, libc::AT_EACCESS) } != 0 {
+            return Probe::Fails(errno());
+        }
+        Probe::Executable
+    })
+    .unwrap_or(Probe::Fails(libc::ENOENT))
 }
 
 /// Whether two paths name the same file (device and inode).
 pub fn same_file(a: &[u8], b: &[u8]) -> bool {
     let identity = |path: &[u8]| {
-        let path = c_string(path)?;
-        // SAFETY: as in `probe`.
-        let mut status: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as in `probe`.
-        (unsafe { libc::stat(path.as_ptr(), &mut status) } == 0).then_some((status.st_dev, status.st_ino))
+        with_c_path(path, |path| {
+            // SAFETY: as in `probe`.
+            let mut status: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: as in `probe`.
+            (unsafe { libc::stat(path, &mut status) } == 0).then_some((status.st_dev, status.st_ino))
+        })
+        .flatten()
     };
     matches!((identity(a), identity(b)), (Some(x), Some(y)) if x == y)
 }
@@ -248,6 +276,23 @@ mod tests {
     }
 
     #[test]
+    fn strings_stop_at_the_terminator_and_stay_stopped() {
+        let a = c"A=1";
+        let array = [a.as_ptr(), std::ptr::null(), c"past the end".as_ptr()];
+        // SAFETY: a NULL-terminated array of live C strings.
+        let mut strings = unsafe { c_strings(array.as_ptr()) };
+        let copy = strings.clone();
+        assert_eq!(strings.next(), Some(&b"A=1"[..]));
+        assert_eq!(strings.next(), None);
+        assert_eq!(
+            strings.next(),
+            None,
+            "asking again must not read past the terminator"
+        );
+        assert_eq!(copy.count(), 1, "a clone starts where the original was");
+    }
+
+    #[test]
     fn rebuilt_env_keeps_and_adds_entries() {
         let a = c"A=1";
         let b = c"B=2";
@@ -268,6 +313,16 @@ mod tests {
             "directories are not executables"
         );
         assert_eq!(probe(b"/etc/hostname\0x"), Probe::Fails(libc::ENOENT));
+        let long = format!("/nonexistent{}", "/x".repeat(200));
+        assert_eq!(
+            probe(long.as_bytes()),
+            Probe::Fails(libc::ENOENT),
+            "long paths go through the heap copy"
+        );
+        assert_eq!(
+            probe(format!("{}/bin/sh", "/.".repeat(200)).as_bytes()),
+            Probe::Executable
+        );
     }
 
     #[test]

@@ -206,16 +206,18 @@ fn decision_line(config: &Config, ruling: Ruling, outcome: &Result<Answer, Failu
     }
 }
 
-fn debug(config: &Config, text: &str) {
+/// Prints a debug line; the text is only built when RAMPART_DEBUG is on (formatting and redaction
+/// would otherwise cost every check time and, in a fork child, page faults).
+fn debug(config: &Config, text: impl FnOnce() -> String) {
     if config.debug {
-        write_stderr_line(&debug_line(text));
+        write_stderr_line(&debug_line(&text()));
     }
 }
 
 /// Asks the server about `command` (intercepted in `hook`) and returns the ruling, printing the
 /// debug lines and, on a denial, the blocked line.
 pub fn check(config: &Config, hook: &str, command: &str, place: Place) -> Ruling {
-    debug(config, &format!("intercepted {hook}: {}", redact(command)));
+    debug(config, || format!("intercepted {hook}: {}", redact(command)));
     let outcome = if config.mode == Mode::Disabled {
         Ok(Answer {
             allowed: true,
@@ -225,7 +227,7 @@ pub fn check(config: &Config, hook: &str, command: &str, place: Place) -> Ruling
         match &config.endpoint {
             Err(problem) => Err(Failure::BadUrl(problem.clone())),
             Ok(url) => {
-                debug(config, &format!("sending to {url}"));
+                debug(config, || format!("sending to {url}"));
                 let enforce = config.mode == Mode::Enforce;
                 let body = wire::preflight_body(&config.agent, &config.session, command, enforce);
                 client::post(url, config.token.as_deref(), &body, place)
@@ -240,9 +242,9 @@ pub fn check(config: &Config, hook: &str, command: &str, place: Place) -> Ruling
 /// Prints the decision (and the blocked line on a denial) and returns the ruling.
 fn conclude(config: &Config, outcome: &Result<Answer, Failure>) -> Ruling {
     let ruling = decide(config.mode, config.fail_open, outcome);
-    debug(config, &decision_line(config, ruling, outcome));
+    debug(config, || decision_line(config, ruling, outcome));
     match ruling {
-        Ruling::Allow => debug(config, "proceeding with syscall"),
+        Ruling::Allow => debug(config, || "proceeding with syscall".to_string()),
         Ruling::Deny => write_stderr_line(&blocked_line(&denial_message(config, outcome))),
     }
     ruling

@@ -84,11 +84,9 @@ unsafe fn resolve(target: Target) -> Result<Resolved, c_int> {
             // SAFETY: per the function contract.
             let file = unsafe { ffi::c_bytes(file) }.ok_or(libc::EFAULT)?;
             // SAFETY: per the function contract; `current_environ` is the live environment.
-            let child_env = unsafe { ffi::c_array(envp) };
-            // SAFETY: as above.
-            let own_env = unsafe { ffi::c_array(ffi::current_environ()) };
-            let path_var = lookup_var(&child_env, b"PATH")
-                .or_else(|| lookup_var(&own_env, b"PATH"))
+            let path_var = lookup_var(unsafe { ffi::c_strings(envp) }, b"PATH")
+                // SAFETY: as above.
+                .or_else(|| lookup_var(unsafe { ffi::c_strings(ffi::current_environ()) }, b"PATH"))
                 .unwrap_or(DEFAULT_PATH);
             match command::resolve_in_path(file, path_var, ffi::probe) {
                 Resolution::Found(found) => {
@@ -175,18 +173,16 @@ unsafe fn prepare(hook: &'static str, target: Target, argv: CArray, envp: CArray
 }
 
 /// The child environment with the load-time values put back, or None when it already has them.
+/// The intact case walks `envp` in place and allocates nothing.
 ///
 /// # Safety
 /// `envp` is NULL or a NULL-terminated array of C strings.
 unsafe fn restored_env(envp: CArray) -> Option<RebuiltEnv> {
     // SAFETY: per the function contract.
+    let entries = unsafe { ffi::c_strings(envp) };
+    let plan = crate::env::plan(&crate::config().snapshot, entries)?;
+    // SAFETY: as above; the plan's indexes count the same entries.
     let pointers = unsafe { ffi::c_pointers(envp) };
-    // SAFETY: the pointers are non-null entries of a valid array.
-    let entries: Vec<&[u8]> = pointers
-        .iter()
-        .filter_map(|p| unsafe { ffi::c_bytes(*p) })
-        .collect();
-    let plan = crate::env::plan(&crate::config().snapshot, &entries)?;
     Some(RebuiltEnv::new(plan, &pointers))
 }
 
@@ -228,9 +224,8 @@ unsafe fn prepare_shell(hook: &'static str, command: *const c_char) -> Result<()
 
 fn reassert_environment() {
     // SAFETY: the live environment is a NULL-terminated array of C strings.
-    let entries = unsafe { ffi::c_array(ffi::current_environ()) };
-    let fixes = crate::env::corrections(&crate::config().snapshot, &entries);
-    drop(entries);
+    let entries = unsafe { ffi::c_strings(ffi::current_environ()) };
+    let fixes = crate::env::corrections(&crate::config().snapshot, entries);
     for fix in fixes {
         let Ok(name) = CString::new(fix.name) else {
             continue;
