@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { GlobSet } from './glob.ts';
 import type { PolicySet } from './load.ts';
 import type { Condition, Policy, Rule } from './model.ts';
-import { Prefilter } from './prefilter.ts';
+import { Prefilter, RULE_EXCLUSIONS, RULE_GLOBS } from './prefilter.ts';
 import { alternates, analyze, clearShellCaches, envAssignments, normalize, posixBody, rmAliases, sanitize, splitCommand, type Analysis } from './shell.ts';
 import type { Action, Decision, EvaluateOptions, ToolCall } from './types.ts';
 import { singleQuote } from '../util/quote.ts';
@@ -106,9 +106,11 @@ export function evaluate(set: PolicySet, call: ToolCall, opts: ExtraOptions = {}
   const started = performance.now();
   const decision = decide(set, call, opts);
   const evalDurationUs = Math.floor((performance.now() - started) * 1000);
-  // Copies: decisions may be cached, callers may mutate what they get.
-  const result: Decision = { ...decision, matchedPolicies: [...decision.matchedPolicies], evalDurationUs };
-  if (decision.suggestions) result.suggestions = [...decision.suggestions];
+  // Copies: decisions may be cached, callers may mutate what they get. Built field by field
+  // (same key order as before) rather than spread: this runs on every call.
+  const result: Decision = { action: decision.action, message: decision.message, matchedPolicies: decision.matchedPolicies.slice() } as Decision;
+  if (decision.suggestions) result.suggestions = decision.suggestions.slice();
+  result.evalDurationUs = evalDurationUs;
   return result;
 }
 
@@ -120,7 +122,7 @@ const DOMAIN_KEYS = ['domain'];
 function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decision, 'evalDurationUs'> {
   const tool = (call.tool ?? '').trim();
   const isExec = tool.toLowerCase() === 'exec';
-  const now = (opts.now ?? new Date()).getTime();
+  const now = opts.now !== undefined ? opts.now.getTime() : Date.now();
   const params = asRecord(call.params);
   const input = asRecord(call.input);
 
@@ -388,8 +390,8 @@ function firstMatchingRule(policy: Policy, policyIndex: number, view: CallView):
     if (rule.expiresAt !== undefined && view.now > rule.expiresAt.getTime()) continue;
     if (rule.once && view.state?.isConsumed(rule)) continue;
     if (rule.when === undefined) return rule;
-    const exclusionsMayMatch = view.scan === undefined || view.prefilter!.mayExclude(view.scan, policyIndex, r);
-    if (conditionMatches(rule.when, rule.action, view, exclusionsMayMatch)) return rule;
+    const groups = view.scan === undefined ? RULE_GLOBS | RULE_EXCLUSIONS : view.prefilter!.globGroupsMayMatch(view.scan, policyIndex, r);
+    if (conditionMatches(rule.when, rule.action, view, groups)) return rule;
   }
   return undefined;
 }
@@ -400,9 +402,9 @@ function isRestrictive(action: Action): boolean {
 
 /**
  * §1.4: every present group must pass; at least one positive group must be present.
- * exclusionsMayMatch false: the prefilter showed no command_not_matches glob can match.
+ * `groups` (RULE_GLOBS, RULE_EXCLUSIONS): the glob groups the prefilter could not rule out.
  */
-function conditionMatches(cond: Condition, action: Action, view: CallView, exclusionsMayMatch: boolean): boolean {
+function conditionMatches(cond: Condition, action: Action, view: CallView, groups: number): boolean {
   if (cond.default) return true;
   const restrictive = isRestrictive(action);
   let positive = false;
@@ -410,7 +412,7 @@ function conditionMatches(cond: Condition, action: Action, view: CallView, exclu
   if (cond.commandMatches || cond.commandContains) {
     positive = true;
     if (view.command === '') return false;
-    const hit = restrictive ? restrictiveCommandMatch(cond, view, exclusionsMayMatch) : grantingCommandMatch(cond, view, exclusionsMayMatch);
+    const hit = restrictive ? restrictiveCommandMatch(cond, view, groups) : grantingCommandMatch(cond, view, (groups & RULE_EXCLUSIONS) !== 0);
     if (!hit) return false;
   } else if (cond.commandNotMatches && view.command !== '') {
     // Exclusions without a positive command group still veto the rule.
@@ -600,19 +602,19 @@ function containsRestrictive(lowerEntries: string[], text: string): boolean {
   return spellings.some((spelling) => lowerEntries.some((e) => spelling.includes(e)));
 }
 
-function restrictivePositive(cond: Condition, view: CallView): boolean {
-  if (cond.commandMatches) {
+function restrictivePositive(cond: Condition, view: CallView, globsMayMatch: boolean): boolean {
+  if (cond.commandMatches && globsMayMatch) {
     if (anyRestrictiveSubjectMatches(cond.commandMatches, view)) return true;
   }
   return cond.commandContains !== undefined && containsRestrictive(cond.commandContainsLower!, view.command);
 }
 
 /** §4.8 + §4.9: any interpretation matching suffices; exclusions apply per component. */
-function restrictiveCommandMatch(cond: Condition, view: CallView, exclusionsMayMatch: boolean): boolean {
-  if (!restrictivePositive(cond, view)) return false;
+function restrictiveCommandMatch(cond: Condition, view: CallView, groups: number): boolean {
+  if (!restrictivePositive(cond, view, (groups & RULE_GLOBS) !== 0)) return false;
   const exclusions = cond.commandNotMatches;
   // With exclusions that never match, every path below ends in "matched".
-  if (!exclusions || !exclusionsMayMatch) return true;
+  if (!exclusions || (groups & RULE_EXCLUSIONS) === 0) return true;
   const a = analysisOf(view);
   const components = a.composite ? a.components : [a.raw];
   let anyPositive = false;

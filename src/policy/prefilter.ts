@@ -6,29 +6,32 @@
 // raw command by only these edits: cutting it into pieces, dropping whole words, trimming
 // the ends of words, joining words with " ", " && " or "/", lower-casing, deleting quoting
 // characters (' " \ ^ ` and backslash-newline) inside a word, and, for rm/find aliases,
-// writing "rm -rf " in front of an operand. So a run of "stable" characters (see STABLE)
+// writing "rm -rf " in front of an operand. So a run of "stable" characters (see isStable)
 // found in any tested spelling is also found in the raw command, lower-cased, with the
-// quoting characters deleted ("the haystack") — or is "rm"/"rf" from an alias.
+// quoting characters deleted ("the haystack") — or is "rm"/"-rf" from an alias.
 //
 // A glob (or contains entry, or env-name glob) can only match a spelling that contains each
 // of its literal stable runs, so a rule whose every alternative has a run missing from the
 // haystack cannot match: it is skipped. When in doubt (control or non-ASCII characters,
 // `find -exec ... {}` substitutions, alias floods) the prefilter says "maybe" and the rule is
-// evaluated in full. The same test on a rule's `command_not_matches` globs tells when no
-// exclusion can hold for any spelling: then the exclusion checks are skipped (they can only
-// veto). A command with no components matches no granting rule (evaluate.ts), so
+// evaluated in full. The same test on the globs of a surviving rule tells when none of its
+// `command_matches` can hold (then only its contains entries are tried) and when none of its
+// `command_not_matches` can (then exclusion checks, which can only veto, are skipped). A command with no components matches no granting rule (evaluate.ts), so
 // empty subcommands need no special case. The differential test (__tests__/prefilter.test.ts)
 // checks decisions are identical with and without it.
+import type { Glob } from './glob.ts';
 import type { Policy, Rule } from './model.ts';
 
 /** Characters that no analysis step creates or deletes inside a word (besides case). */
 function isStable(code: number): boolean {
-  // Printable ASCII without space and: & - . / \ ' " ^ ` (created or deleted by the analysis)
-  // and * ? [ ] (glob syntax).
+  // Printable ASCII without space and: & . / \ ' " ^ ` (created or deleted by the analysis:
+  // " && " joins, "." for find's default start directory, "/" from "\" and path cleaning)
+  // and * ? [ ] (glob syntax). "-" is stable: only the rm alias prefix "rm -rf " creates one,
+  // and that prefix is added to the haystack whenever aliases are possible.
   if (code <= 0x20 || code >= 0x7f) return false;
   return !UNSTABLE.has(code);
 }
-const UNSTABLE = new Set(Array.from('&-./\\\'"^`*?[]', (c) => c.charCodeAt(0)));
+const UNSTABLE = new Set(Array.from('&./\\\'"^`*?[]', (c) => c.charCodeAt(0)));
 
 /** One way a rule's command (or env-name) condition can hold: its literal runs. */
 type Alternative = string[];
@@ -77,9 +80,12 @@ function gateOf(rule: Rule): Alternative[] | undefined {
   return alternatives.some((runs) => runs.length === 0) ? undefined : alternatives;
 }
 
-/** The alternatives of a rule's exclusion globs; undefined when there are none or one has no runs. */
-function exclusionGateOf(rule: Rule): Alternative[] | undefined {
-  const globs = rule.when?.commandNotMatches?.globs;
+/** Bits of Prefilter.globGroupsMayMatch(). */
+export const RULE_GLOBS = 1;
+export const RULE_EXCLUSIONS = 2;
+
+/** The alternatives of a group of globs; undefined when there are none or one has no runs. */
+function globGateOf(globs: readonly Glob[] | undefined): Alternative[] | undefined {
   if (globs === undefined || globs.length === 0) return undefined;
   const alternatives = globs.map((glob) => literalRuns(glob.source, true));
   return alternatives.some((runs) => runs.length === 0) ? undefined : alternatives;
@@ -109,8 +115,9 @@ export class Prefilter {
   /** Per policy: 1 = has a rule evaluated whatever the command. */
   private readonly alwaysPolicies: Uint8Array;
   private generation = 0;
-  /** Per flat rule: the alternatives of its exclusion globs; undefined = none, or unfilterable. */
+  /** Per flat rule: the alternatives of its exclusion / command_matches globs; undefined = maybe. */
   private readonly exclusionGates: Array<Alternative[] | undefined> = [];
+  private readonly matchGates: Array<Alternative[] | undefined> = [];
   /** The haystack of the last scan. */
   private haystack = '';
 
@@ -121,7 +128,8 @@ export class Prefilter {
     for (const policy of policies) {
       this.firstRule.push(flat);
       for (const rule of policy.rules) {
-        this.exclusionGates.push(exclusionGateOf(rule));
+        this.exclusionGates.push(globGateOf(rule.when?.commandNotMatches?.globs));
+        this.matchGates.push(globGateOf(rule.when?.commandMatches?.globs));
         const gate = gateOf(rule);
         if (gate === undefined) always.push(flat);
         else {
@@ -175,7 +183,7 @@ export class Prefilter {
       // `find ... -exec rm -rf {} +` substitutes start directories into words, and more than
       // 256 aliases count as a match: both are rare enough to evaluate in full.
       if ((find && haystack.includes('{}')) || command.length > 256) return undefined;
-      haystack += ' rm rf';
+      haystack += ' rm -rf';
     }
     this.haystack = haystack;
     if (this.generation === 0xfffffffe) {
@@ -238,12 +246,17 @@ export class Prefilter {
   }
 
   /**
-   * False only when no `command_not_matches` glob of the rule can match any spelling of the
-   * command scanned as `token` (each lacks one of its literal runs).
+   * Which glob groups of a rule may match some spelling of the command scanned as `token`:
+   * RULE_GLOBS (its `command_matches`) and RULE_EXCLUSIONS (its `command_not_matches`); a bit
+   * is clear only when every glob of that group lacks one of its literal runs.
    */
-  mayExclude(token: number, policyIndex: number, ruleIndex: number): boolean {
-    if (token !== this.generation) return true;
-    const gate = this.exclusionGates[this.firstRule[policyIndex]! + ruleIndex];
+  globGroupsMayMatch(token: number, policyIndex: number, ruleIndex: number): number {
+    if (token !== this.generation) return RULE_GLOBS | RULE_EXCLUSIONS;
+    const flat = this.firstRule[policyIndex]! + ruleIndex;
+    return (this.gatePasses(this.matchGates[flat]) ? RULE_GLOBS : 0) | (this.gatePasses(this.exclusionGates[flat]) ? RULE_EXCLUSIONS : 0);
+  }
+
+  private gatePasses(gate: Alternative[] | undefined): boolean {
     if (gate === undefined) return true;
     const { haystack } = this;
     return gate.some((runs) => runs.every((run) => haystack.includes(run)));

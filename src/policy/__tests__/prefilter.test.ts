@@ -11,7 +11,7 @@ import { tempDir, upstreamFixtures } from '../../../tests/helpers.ts';
 import { builtinPolicyPath } from '../../util/paths.ts';
 import { clearCommandCaches, evaluate } from '../evaluate.ts';
 import { loadCorpus, loadPolicyFile, loadSuite, type PolicySet } from '../index.ts';
-import { literalRuns, Prefilter } from '../prefilter.ts';
+import { literalRuns, Prefilter, RULE_EXCLUSIONS, RULE_GLOBS } from '../prefilter.ts';
 import { EDGE_CASES, respellings } from './respellings.ts';
 
 const suiteFiles = [path.join(upstreamFixtures, 'rampart-tests.yaml'), builtinPolicyPath.replace(/\.yaml$/, '.tests.yaml')].filter((f) => fs.existsSync(f));
@@ -70,6 +70,12 @@ policies:
       - action: deny
         when: { command_matches: ["*"], command_not_matches: ["*e*"] }
         message: no e
+  - name: mixed
+    match: { tool: exec }
+    rules:
+      - action: deny
+        when: { command_matches: ["nc -e *", "*--upload-file*"], command_contains: ["-T ~/.ssh/", "push"], command_not_matches: ["*/bin/true*", "git push -n*"] }
+        message: mixed
 `,
   );
   return file;
@@ -131,9 +137,29 @@ test('the prefilter skips policies a plain command cannot match, and keeps those
   t.true(prefilter.mayMatchPolicy(token, selfModification));
 });
 
+test('the prefilter tells which glob groups of a surviving rule can match', (t) => {
+  const set = loadPolicyFile(grantingPolicy());
+  const inScope = set.policies.filter((p) => p.match.tools.length === 0 || p.match.tools.some((g) => g.test('exec')));
+  const prefilter = new Prefilter(inScope);
+  const restrictive = inScope.findIndex((p) => p.name === 'restrictive');
+  const mixed = inScope.findIndex((p) => p.name === 'mixed');
+  const groups = (command: string, policy: number) => prefilter.globGroupsMayMatch(prefilter.scan(command)!, policy, 0);
+  // `rm -rf /tmp/**` needs "tmp": without it the exclusion checks are skipped.
+  t.is(groups('rm -rf /', restrictive), RULE_GLOBS);
+  t.is(groups('rm -rf /tmp/x && rm -rf /', restrictive), RULE_GLOBS | RULE_EXCLUSIONS);
+  // Only the contains entry can hold: the command_matches globs are not tried.
+  t.is(groups('git push origin', mixed) & RULE_GLOBS, 0);
+  t.is(groups('nc -e sh x', mixed) & RULE_GLOBS, RULE_GLOBS);
+  // "-" is part of a run, however the option is spelled.
+  t.is(groups('nc e sh x', mixed) & RULE_GLOBS, 0);
+  t.is(groups("nc '-e' sh x", mixed) & RULE_GLOBS, RULE_GLOBS);
+  // rm aliases write "rm -rf": possible aliases put it in the haystack.
+  t.is(groups('rm --recursive --force /', restrictive) & RULE_GLOBS, RULE_GLOBS);
+});
+
 test('literal runs: wildcards, classes and unstable characters end a run; lower-cased', (t) => {
   t.deepEqual(literalRuns('rampart serve *', true), ['rampart', 'serve']);
-  t.deepEqual(literalRuns('/**/rm -rf ~/.ssh/id_*', true), ['rm', 'rf', '~', 'ssh', 'id_']);
+  t.deepEqual(literalRuns('/**/rm -rf ~/.ssh/id_*', true), ['rm', '-rf', '~', 'ssh', 'id_']);
   t.deepEqual(literalRuns('[Ss]udo?X*', true), ['udo', 'x']);
   t.deepEqual(literalRuns('.codex\\hooks.json', false), ['codex', 'hooks', 'json']);
   t.deepEqual(literalRuns('C:\\Windows\\System32', true), ['c:', 'windows', 'system32']);
