@@ -149,9 +149,9 @@ unsafe fn prepare(hook: &'static str, target: Target, argv: CArray, envp: CArray
                 Err(errno) => return Prepared::Refuse(errno),
             };
             // SAFETY: per the function contract.
-            let args = unsafe { ffi::c_array(argv) };
-            let first = command::first_word(args.first().copied(), &resolved.shown, ffi::same_file);
-            let command = command::render(iter::once(first).chain(args.iter().skip(1).copied()));
+            let mut args = unsafe { ffi::c_strings(argv) };
+            let first = command::first_word(args.next(), &resolved.shown, ffi::same_file);
+            let command = command::render(iter::once(first).chain(args));
             if guard::check(config, hook, &command, place) == Ruling::Deny {
                 return Prepared::Refuse(libc::EPERM);
             }
