@@ -35,6 +35,8 @@ const UNSTABLE = new Set(Array.from('&./\\\'"^`*?[]', (c) => c.charCodeAt(0)));
 
 /** One way a rule's command (or env-name) condition can hold: its literal runs. */
 type Alternative = string[];
+/** The same, as run ids (see Prefilter.runId). */
+type RunIds = number[];
 
 /**
  * Lower-cased literal stable runs of a pattern. Globs: `\` reads as `/`, `*` `?` and `[...]`
@@ -100,10 +102,15 @@ export class Prefilter {
   private readonly firstRule: number[] = [];
   /** Per flat rule: 1 = evaluate whatever the command. */
   private readonly always: Uint8Array;
-  /** Per key id: the alternatives it is the longest run of (rule + the other runs). */
-  private readonly keyUses: Array<Array<{ rule: number; others: string[] }>> = [];
-  /** [first char code << 7 | second char code] -> ids and texts of keys of two or more characters. */
-  private readonly pairs: Array<Array<{ id: number; key: string }> | undefined> = new Array(128 * 128).fill(undefined);
+  /** Run text -> id. Every literal run of every gate has one, so a scan marks all present runs. */
+  private readonly runIds = new Map<string, number>();
+  /** Per run id: the alternatives it is the longest run of (rule + ids of the other runs). */
+  private readonly keyUses: Array<Array<{ rule: number; others: RunIds }>> = [];
+  /**
+   * [first char code << 7 | second char code] -> runs of two or more characters: id, text and
+   * third char code (-1 for two-character runs), compared before anything else.
+   */
+  private readonly pairs: Array<Array<{ id: number; key: string; third: number }> | undefined> = new Array(128 * 128).fill(undefined);
   /** [char code] -> ids of one-character keys. */
   private readonly singles: Array<number[] | undefined> = new Array(128).fill(undefined);
   private readonly seen: Uint32Array;
@@ -116,35 +123,25 @@ export class Prefilter {
   private readonly alwaysPolicies: Uint8Array;
   private generation = 0;
   /** Per flat rule: the alternatives of its exclusion / command_matches globs; undefined = maybe. */
-  private readonly exclusionGates: Array<Alternative[] | undefined> = [];
-  private readonly matchGates: Array<Alternative[] | undefined> = [];
-  /** The haystack of the last scan. */
-  private haystack = '';
+  private readonly exclusionGates: Array<RunIds[] | undefined> = [];
+  private readonly matchGates: Array<RunIds[] | undefined> = [];
 
   constructor(policies: readonly Policy[]) {
-    const keyIds = new Map<string, number>();
     let flat = 0;
     const always: number[] = [];
     for (const policy of policies) {
       this.firstRule.push(flat);
       for (const rule of policy.rules) {
-        this.exclusionGates.push(globGateOf(rule.when?.commandNotMatches?.globs));
-        this.matchGates.push(globGateOf(rule.when?.commandMatches?.globs));
+        this.exclusionGates.push(this.idsOf(globGateOf(rule.when?.commandNotMatches?.globs)));
+        this.matchGates.push(this.idsOf(globGateOf(rule.when?.commandMatches?.globs)));
         const gate = gateOf(rule);
         if (gate === undefined) always.push(flat);
         else {
           for (const runs of gate) {
-            // The longest run is the key looked up; the others are checked on a hit.
+            // The longest run is the key whose discovery triggers the check; the others are
+            // looked up in the scan's marks.
             const [key, ...others] = [...new Set(runs)].sort((a, b) => b.length - a.length);
-            let id = keyIds.get(key!);
-            if (id === undefined) {
-              keyIds.set(key!, (id = keyIds.size));
-              this.keyUses.push([]);
-              // Keys are printable ASCII (see isStable), so codes are < 128.
-              if (key!.length === 1) (this.singles[key!.charCodeAt(0)] ??= []).push(id);
-              else (this.pairs[(key!.charCodeAt(0) << 7) | key!.charCodeAt(1)] ??= []).push({ id, key: key! });
-            }
-            this.keyUses[id]!.push({ rule: flat, others });
+            this.keyUses[this.runId(key!)]!.push({ rule: flat, others: others.map((run) => this.runId(run)) });
           }
         }
         flat++;
@@ -163,8 +160,27 @@ export class Prefilter {
         if (this.always[r] === 1) this.alwaysPolicies[p] = 1;
       }
     }
-    this.seen = new Uint32Array(keyIds.size);
-    this.found = new Int32Array(keyIds.size);
+    this.seen = new Uint32Array(this.runIds.size);
+    this.found = new Int32Array(this.runIds.size);
+  }
+
+  private runId(run: string): number {
+    let id = this.runIds.get(run);
+    if (id === undefined) {
+      this.runIds.set(run, (id = this.runIds.size));
+      this.keyUses.push([]);
+      // Runs are printable ASCII (see isStable), so codes are < 128.
+      if (run.length === 1) (this.singles[run.charCodeAt(0)] ??= []).push(id);
+      else {
+        const third = run.length > 2 ? run.charCodeAt(2) : -1;
+        (this.pairs[(run.charCodeAt(0) << 7) | run.charCodeAt(1)] ??= []).push({ id, key: run, third });
+      }
+    }
+    return id;
+  }
+
+  private idsOf(gate: Alternative[] | undefined): RunIds[] | undefined {
+    return gate?.map((runs) => runs.map((run) => this.runId(run)));
   }
 
   /**
@@ -185,7 +201,6 @@ export class Prefilter {
       if ((find && haystack.includes('{}')) || command.length > 256) return undefined;
       haystack += ' rm -rf';
     }
-    this.haystack = haystack;
     if (this.generation === 0xfffffffe) {
       this.seen.fill(0);
       this.generation = 0;
@@ -212,9 +227,14 @@ export class Prefilter {
       c1 = haystack.charCodeAt(i + 1);
       const pair = pairs[(c0 << 7) | c1];
       if (pair === undefined) continue;
+      const c2 = haystack.charCodeAt(i + 2); // NaN past the end: no longer run fits
       for (let k = 0; k < pair.length; k++) {
-        const { id, key } = pair[k]!;
-        if (seen[id] !== gen && (key.length === 2 || haystack.startsWith(key, i))) {
+        const entry = pair[k]!;
+        if (entry.third !== -1 && entry.third !== c2) continue;
+        const id = entry.id;
+        if (seen[id] === gen) continue;
+        const key = entry.key;
+        if (key.length <= 3 || haystack.startsWith(key, i)) {
           seen[id] = gen;
           found[foundCount++] = id;
         }
@@ -222,6 +242,7 @@ export class Prefilter {
     }
     // Policy marks are kept as rules are marked: no pass over all rules afterwards.
     const { ruleMarks, policyMarks, policyOf, keyUses } = this;
+    // Every run is registered, so "run present" is a look-up in the marks of this scan.
     ruleMarks.set(this.always);
     policyMarks.set(this.alwaysPolicies);
     for (let k = 0; k < foundCount; k++) {
@@ -230,7 +251,7 @@ export class Prefilter {
         const { rule, others } = uses[u]!;
         if (ruleMarks[rule] === 1) continue;
         let all = true;
-        for (let o = 0; o < others.length && all; o++) all = haystack.includes(others[o]!);
+        for (let o = 0; o < others.length && all; o++) all = seen[others[o]!] === gen;
         if (all) {
           ruleMarks[rule] = 1;
           policyMarks[policyOf[rule]!] = 1;
@@ -256,10 +277,17 @@ export class Prefilter {
     return (this.gatePasses(this.matchGates[flat]) ? RULE_GLOBS : 0) | (this.gatePasses(this.exclusionGates[flat]) ? RULE_EXCLUSIONS : 0);
   }
 
-  private gatePasses(gate: Alternative[] | undefined): boolean {
+  /** Some alternative has all its runs in the last scan (the caller checked the token). */
+  private gatePasses(gate: RunIds[] | undefined): boolean {
     if (gate === undefined) return true;
-    const { haystack } = this;
-    return gate.some((runs) => runs.every((run) => haystack.includes(run)));
+    const { seen, generation } = this;
+    for (let a = 0; a < gate.length; a++) {
+      const ids = gate[a]!;
+      let all = true;
+      for (let k = 0; k < ids.length && all; k++) all = seen[ids[k]!] === generation;
+      if (all) return true;
+    }
+    return false;
   }
 
   /** False only when rule `ruleIndex` of policy `policyIndex` cannot match the command scanned as `token`. */
