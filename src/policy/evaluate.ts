@@ -147,16 +147,16 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
     }
   }
 
-  const inScope = policiesInScope(set, call.agent ?? '', call.session ?? '', tool);
+  const { policies: inScope, info } = policiesInScope(set, call.agent ?? '', call.session ?? '', tool);
   // A decision that depends only on these fields (no call counts, once, expiry, params or
   // depth in scope) is remembered: agents repeat commands, and the work is in the analysis.
   const workdir = typeof params.workdir === 'string' ? params.workdir : typeof params.cwd === 'string' ? params.cwd : '';
   const cacheKey =
-    opts.decisionCache !== false && isStateless(inScope)
+    opts.decisionCache !== false && info.stateless
       ? `${call.agent ?? ''}\0${call.session ?? ''}\0${tool}\0${command}\0${pathValue}\0${url}\0${domain}\0${workdir}`
       : undefined;
   if (cacheKey !== undefined) {
-    const cached = decisionCache.get(set)?.get(cacheKey);
+    const cached = decisionsFor(set).get(cacheKey);
     if (cached) {
       if (opts.enforce && opts.state) opts.state.recordCall(tool, now);
       return cached;
@@ -164,25 +164,26 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
   }
   const view: CallView = { call, tool, isExec, command, path: pathValue, url, domain, now, state: opts.state };
   if (isExec && command !== '' && opts.prefilter !== false && inScope.length > 0) {
-    view.prefilter = prefilterFor(inScope);
+    view.prefilter = info.prefilter ??= new Prefilter(inScope);
     view.scan = view.prefilter.scan(command);
   }
-  const decision = decideInScope(set, inScope, view, opts);
-  if (cacheKey !== undefined) {
-    let bySet = decisionCache.get(set);
-    if (!bySet) decisionCache.set(set, (bySet = new Map()));
-    memo(bySet, cacheKey, () => decision);
-  }
+  const decision = decideInScope(set, inScope, info, view, opts);
+  if (cacheKey !== undefined) memo(decisionsFor(set), cacheKey, () => decision);
   return decision;
 }
 
-let decisionCache = new WeakMap<PolicySet, Map<string, Omit<Decision, 'evalDurationUs'>>>();
-const prefilters = new WeakMap<Policy[], Prefilter>();
+/** Per set: remembered decisions, emptied (lazily) when clearCommandCaches() moves the epoch on. */
+const decisionCache = new WeakMap<PolicySet, { epoch: number; decisions: Map<string, Omit<Decision, 'evalDurationUs'>> }>();
+let commandCacheEpoch = 0;
 
-function prefilterFor(inScope: Policy[]): Prefilter {
-  let prefilter = prefilters.get(inScope);
-  if (prefilter === undefined) prefilters.set(inScope, (prefilter = new Prefilter(inScope)));
-  return prefilter;
+function decisionsFor(set: PolicySet): Map<string, Omit<Decision, 'evalDurationUs'>> {
+  let entry = decisionCache.get(set);
+  if (entry === undefined) decisionCache.set(set, (entry = { epoch: commandCacheEpoch, decisions: new Map() }));
+  else if (entry.epoch !== commandCacheEpoch) {
+    entry.decisions.clear();
+    entry.epoch = commandCacheEpoch;
+  }
+  return entry.decisions;
 }
 
 /**
@@ -191,50 +192,62 @@ function prefilterFor(inScope: Policy[]): Prefilter {
  */
 export function clearCommandCaches(): void {
   for (const cache of [containsSpellingsCache, restrictiveSubjectsCache, envAssignmentsCache, componentCandidatesCache]) cache.clear();
-  decisionCache = new WeakMap();
+  commandCacheEpoch++;
   clearShellCaches();
 }
-const statelessCache = new WeakMap<Policy[], boolean>();
 
-/** True when no in-scope rule depends on anything but the call's text fields. */
-function isStateless(policies: Policy[]): boolean {
-  let stateless = statelessCache.get(policies);
-  if (stateless === undefined) {
-    stateless = policies.every((p) =>
-      p.rules.every((r) => !r.once && r.expiresAt === undefined && !r.when?.callCount && !r.when?.agentDepth && !r.when?.toolParamMatches),
-    );
-    statelessCache.set(policies, stateless);
-  }
-  return stateless;
+/** What is worked out once per in-scope policy list. */
+interface ScopeInfo {
+  /** No in-scope rule depends on anything but the call's text fields: decisions can be cached. */
+  stateless: boolean;
+  names: string[];
+  /** The names are distinct: matched-policy lists need no dedupe. */
+  uniqueNames: boolean;
+  /** Per policy: the default message of allows from a durable-allow file (§2.3), else undefined. */
+  durable: Array<string | undefined>;
+  /** Built on the first exec call. */
+  prefilter?: Prefilter;
 }
 
-function decideInScope(set: PolicySet, inScope: Policy[], view: CallView, opts: ExtraOptions): Omit<Decision, 'evalDurationUs'> {
+function scopeInfoOf(policies: Policy[]): ScopeInfo {
+  const names = policies.map((p) => p.name);
+  return {
+    stateless: policies.every((p) =>
+      p.rules.every((r) => !r.once && r.expiresAt === undefined && !r.when?.callCount && !r.when?.agentDepth && !r.when?.toolParamMatches),
+    ),
+    names,
+    uniqueNames: new Set(names).size === names.length,
+    durable: policies.map((p) => DURABLE_FILES[path.basename(p.source)]),
+  };
+}
+
+function decideInScope(set: PolicySet, inScope: Policy[], info: ScopeInfo, view: CallView, opts: ExtraOptions): Omit<Decision, 'evalDurationUs'> {
   const { command, tool, now } = view;
   if (inScope.length === 0) return { action: set.defaultAction, message: 'no matching policy; using default action', matchedPolicies: [] };
 
   const fired: Array<{ policy: Policy; rule: Rule }> = [];
-  let durableAllow: { policy: Policy; rule: Rule } | undefined;
+  let durableAllow: { rule: Rule; message: string } | undefined;
   for (let i = 0; i < inScope.length; i++) {
     const policy = inScope[i]!;
     if (view.scan !== undefined && !view.prefilter!.mayMatchPolicy(view.scan, i)) continue;
     const rule = firstMatchingRule(policy, i, view);
     if (!rule) continue;
     if (rule.action === 'deny') {
-      const { names: allNames, unique } = scopeNames(inScope);
       const names = fired.map((f) => f.policy.name);
-      for (let k = i; k < allNames.length; k++) names.push(allNames[k]!);
-      return deny(rule.message, unique ? names : dedupe(names), command);
+      for (let k = i; k < info.names.length; k++) names.push(info.names[k]!);
+      return deny(rule.message, info.uniqueNames ? names : dedupe(names), command);
     }
     fired.push({ policy, rule });
-    if (rule.action === 'allow' && !durableAllow && DURABLE_FILES[path.basename(policy.source)] !== undefined) {
-      durableAllow = { policy, rule };
+    if (rule.action === 'allow' && !durableAllow && info.durable[i] !== undefined) {
+      durableAllow = { rule, message: rule.message || info.durable[i]! };
     }
   }
-  const matchedPolicies = dedupe(fired.map((f) => f.policy.name));
+  const firedNames = fired.map((f) => f.policy.name);
+  const matchedPolicies = info.uniqueNames ? firedNames : dedupe(firedNames);
 
   let winner: { action: Action; message: string; rule?: Rule };
   if (durableAllow) {
-    winner = { action: 'allow', message: durableAllow.rule.message || DURABLE_FILES[path.basename(durableAllow.policy.source)]!, rule: durableAllow.rule };
+    winner = { action: 'allow', message: durableAllow.message, rule: durableAllow.rule };
   } else if (fired.length === 0) {
     const message = set.defaultAction === 'allow' ? 'no matching rule; using default action' : `no matching rule; default action is ${set.defaultAction}`;
     winner = { action: set.defaultAction, message };
@@ -252,16 +265,6 @@ function decideInScope(set: PolicySet, inScope: Policy[], view: CallView, opts: 
   return { action: winner.action, message: winner.message, matchedPolicies };
 }
 
-/** Per in-scope list: its policy names, and whether they are distinct (then no dedupe is needed). */
-const scopeNamesCache = new WeakMap<Policy[], { names: string[]; unique: boolean }>();
-function scopeNames(inScope: Policy[]): { names: string[]; unique: boolean } {
-  let entry = scopeNamesCache.get(inScope);
-  if (entry === undefined) {
-    const names = inScope.map((p) => p.name);
-    scopeNamesCache.set(inScope, (entry = { names, unique: new Set(names).size === names.length }));
-  }
-  return entry;
-}
 
 function deny(message: string, matchedPolicies: string[], command = ''): Omit<Decision, 'evalDurationUs'> {
   const decision: Omit<Decision, 'evalDurationUs'> = { action: 'deny', message, matchedPolicies };
@@ -353,27 +356,33 @@ function hostOf(url: string): string {
   }
 }
 
-/** Per set: (agent, session, tool) -> in-scope policies sorted by priority. */
-const scopeCache = new WeakMap<PolicySet, Map<string, Policy[]>>();
-
-/** The last lookup: agents send the same agent/session/tool call after call. */
-let lastScope: { set: PolicySet; agent: string; session: string; tool: string; policies: Policy[] } | undefined;
-
-function policiesInScope(set: PolicySet, agent: string, session: string, tool: string): Policy[] {
-  const last = lastScope;
-  if (last !== undefined && last.set === set && last.agent === agent && last.session === session && last.tool === tool) return last.policies;
-  const policies = computePoliciesInScope(set, agent, session, tool);
-  lastScope = { set, agent, session, tool, policies };
-  return policies;
+interface Scope {
+  policies: Policy[];
+  info: ScopeInfo;
 }
 
-function computePoliciesInScope(set: PolicySet, agent: string, session: string, tool: string): Policy[] {
+/** Per set: (agent, session, tool) -> in-scope policies sorted by priority, and their info. */
+const scopeCache = new WeakMap<PolicySet, Map<string, Scope>>();
+
+/** The last lookup: agents send the same agent/session/tool call after call. */
+let lastScope: { set: PolicySet; agent: string; session: string; tool: string; scope: Scope } | undefined;
+
+function policiesInScope(set: PolicySet, agent: string, session: string, tool: string): Scope {
+  const last = lastScope;
+  if (last !== undefined && last.set === set && last.agent === agent && last.session === session && last.tool === tool) return last.scope;
+  const scope = computePoliciesInScope(set, agent, session, tool);
+  lastScope = { set, agent, session, tool, scope };
+  return scope;
+}
+
+function computePoliciesInScope(set: PolicySet, agent: string, session: string, tool: string): Scope {
   let bySet = scopeCache.get(set);
   if (!bySet) scopeCache.set(set, (bySet = new Map()));
-  return memo(bySet, `${agent}\0${session}\0${tool}`, () =>
+  return memo(bySet, `${agent}\0${session}\0${tool}`, () => {
     // Stable sort: equal priorities keep file order.
-    set.policies.filter((p) => p.enabled && inPolicyScope(p, agent, session, tool)).sort((a, b) => a.priority - b.priority),
-  );
+    const policies = set.policies.filter((p) => p.enabled && inPolicyScope(p, agent, session, tool)).sort((a, b) => a.priority - b.priority);
+    return { policies, info: scopeInfoOf(policies) };
+  });
 }
 
 function inPolicyScope(policy: Policy, agent: string, session: string, tool: string): boolean {
