@@ -16,8 +16,9 @@
 // `find -exec ... {}` substitutions, alias floods) the prefilter says "maybe" and the rule is
 // evaluated in full. The same test on the globs of a surviving rule tells when none of its
 // `command_matches` can hold (then only its contains entries are tried) and when none of its
-// `command_not_matches` can (then exclusion checks, which can only veto, are skipped). A command with no components matches no granting rule (evaluate.ts), so
-// empty subcommands need no special case. The differential test (__tests__/prefilter.test.ts)
+// `command_not_matches` can (then exclusion checks, which can only veto, are skipped). A
+// command with no components matches no granting rule (evaluate.ts), so empty subcommands
+// need no special case. The differential test (__tests__/prefilter.test.ts)
 // checks decisions are identical with and without it.
 import type { Glob } from './glob.ts';
 import type { Policy, Rule } from './model.ts';
