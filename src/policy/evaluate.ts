@@ -295,8 +295,11 @@ function dedupe(names: string[]): string[] {
   return [...new Set(names)];
 }
 
+/** Shared stand-in for a missing map: read only, one shape for every call. */
+const NO_RECORD: Record<string, unknown> = Object.freeze({});
+
 function asRecord(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : NO_RECORD;
 }
 
 function firstString(params: Record<string, unknown>, input: Record<string, unknown>, keys: readonly string[]): string {
