@@ -67,10 +67,11 @@ function memo<T>(cache: Map<string, T>, key: string, compute: () => T): T {
 }
 
 /** Basenames of files whose allows are durable human decisions (§2.3). */
-const DURABLE_FILES: Record<string, string> = {
-  'user-overrides.yaml': 'allowed by durable user override',
-  'auto-allowed.yaml': 'auto-allowed by user rule',
-};
+// A Map, not an object literal: a policy file named __proto__ or toString must not count as durable.
+const DURABLE_FILES = new Map<string, string>([
+  ['user-overrides.yaml', 'allowed by durable user override'],
+  ['auto-allowed.yaml', 'auto-allowed by user rule'],
+]);
 
 const RANK: Record<Action, number> = { deny: 5, webhook: 4, ask: 3, watch: 2, allow: 1 };
 
@@ -217,7 +218,7 @@ function scopeInfoOf(policies: Policy[]): ScopeInfo {
     ),
     names,
     uniqueNames: new Set(names).size === names.length,
-    durable: policies.map((p) => DURABLE_FILES[path.basename(p.source)]),
+    durable: policies.map((p) => DURABLE_FILES.get(path.basename(p.source))),
   };
 }
 

@@ -217,6 +217,17 @@ policies:
   t.is(evaluate(p, exec('old')).action, 'deny');
 });
 
+test('§2.3 only the two durable basenames count: a file named __proto__ or toString is an ordinary policy file', (t) => {
+  for (const name of ['__proto__', 'toString', 'constructor']) {
+    const file = path.join(tempDir(), name);
+    fs.writeFileSync(file, `policies:
+  - { name: ask-all, priority: 1, rules: [{ action: ask, when: { command_matches: ["*"] } }] }
+  - { name: mine, priority: 50, rules: [{ action: allow, when: { command_matches: ["make *"] } }] }
+`);
+    t.is(evaluate(loadPolicyFile(file), exec('make build')).action, 'ask', name);
+  }
+});
+
 test('§2.3 allows from user-overrides.yaml beat ask but not deny', (t) => {
   const home = tempDir();
   const file = path.join(home, 'user-overrides.yaml');
