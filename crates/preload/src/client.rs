@@ -8,7 +8,7 @@
 //! and never touches the parent's.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::config::Config as AgentConfig;
 use ureq::unversioned::resolver::DefaultResolver;
@@ -26,6 +26,9 @@ const SEND_REQUEST: Duration = Duration::from_millis(150);
 const SEND_BODY: Duration = Duration::from_millis(150);
 const RECV_RESPONSE: Duration = Duration::from_millis(1300);
 const RECV_BODY: Duration = Duration::from_millis(250);
+/// A pooled connection the server closed while idle fails at once; only a failure this quick is
+/// retried on a fresh connection, so a server that closes after a long wait cannot double the bound.
+const STALE_RETRY_WINDOW: Duration = Duration::from_millis(100);
 /// Idle connections close before a Node server's 5 s keep-alive would close them under us.
 const MAX_IDLE_AGE: Duration = Duration::from_secs(2);
 const BUFFER_BYTES: usize = 16 * 1024;
@@ -137,9 +140,10 @@ pub fn post(url: &str, token: Option<&str>, body: &str, place: Place) -> Result<
             agent: new_agent(true, 0),
         });
         if pooled.owner == pid {
+            let started = Instant::now();
             match send(&pooled.agent, url, token, body) {
                 // A kept-alive connection the server closed meanwhile: try once on a fresh one.
-                Err(TransportError::Broken(_)) => {}
+                Err(TransportError::Broken(_)) if started.elapsed() < STALE_RETRY_WINDOW => {}
                 result => return result,
             }
         }

@@ -247,3 +247,53 @@ fn checks_in_the_parent_reuse_one_connection_and_children_use_their_own() {
     assert!(marker.exists());
     assert_eq!(server.connection_count(), before + 1);
 }
+
+/// Reads each request, waits `delay`, then closes the connection without answering; counts the
+/// connections it accepted.
+struct SlowCloser {
+    url: String,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SlowCloser {
+    fn start(delay: Duration) -> SlowCloser {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                thread::spawn(move || {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request);
+                    thread::sleep(delay);
+                });
+            }
+        });
+        SlowCloser { url, connections }
+    }
+}
+
+#[test]
+fn a_parent_check_is_not_retried_after_a_slow_failure() {
+    // The pooled connection of a parent check is retried once on a fresh one when it fails, for a
+    // keep-alive connection the server closed while idle (that fails at once). A server that
+    // closes only after a long wait must not get a second attempt: that would double the ~2 s
+    // bound. One connection per check, whatever fail-open says.
+    let server = SlowCloser::start(Duration::from_millis(600));
+    let dir = TempDir::new("slow-close");
+    let (outcome, marker) = try_touch(&dir, &server.url, "posix_spawn", "0");
+    assert_eq!(outcome.code, 42, "{}", outcome.describe());
+    assert!(!marker.exists());
+    let lines = outcome.blocked_lines();
+    assert_eq!(lines.len(), 1, "{}", outcome.describe());
+    assert!(lines[0].ends_with("(fail-open=0)"), "{}", outcome.describe());
+    assert_eq!(
+        server.connections.load(Ordering::SeqCst),
+        1,
+        "a slow failure was retried\n{}",
+        outcome.describe()
+    );
+}
