@@ -56,6 +56,8 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
   }
 
   let verdict: Verdict | undefined;
+  // ensureServer already said that commands run unchecked when nothing answers.
+  let warnedUnchecked = false;
   if (settings.mode === 'disabled') {
     say.debug(`server: ${url} not contacted (mode disabled)`);
   } else {
@@ -76,6 +78,7 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
     } else {
       verdict = await early;
     }
+    warnedUnchecked = server === 'absent';
   }
   say.debug(`token: ${describeToken(token)}`);
   say.debug(`mode: ${settings.mode}`);
@@ -85,7 +88,7 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
   say.debug(`command: ${target.path}`);
 
   if (verdict) {
-    const refusal = judgeTopLevel(verdict, settings, say);
+    const refusal = judgeTopLevel(verdict, settings, say, warnedUnchecked);
     if (refusal !== undefined) return refusal;
 
     const quoted = shellQuote(command);
@@ -157,7 +160,7 @@ async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<'
 }
 
 /** What the server said about the command itself; an exit code when it must not run. */
-function judgeTopLevel(verdict: Verdict, settings: PreloadSettings, say: Reporter): number | undefined {
+function judgeTopLevel(verdict: Verdict, settings: PreloadSettings, say: Reporter, warnedUnchecked: boolean): number | undefined {
   const enforce = settings.mode === 'enforce';
   switch (verdict.kind) {
     case 'decided':
@@ -167,7 +170,13 @@ function judgeTopLevel(verdict: Verdict, settings: PreloadSettings, say: Reporte
       return EXIT_BLOCKED;
     case 'unreachable':
       say.debug(`top-level check: server unreachable (${verdict.reason})`);
-      if (!enforce || settings.failOpen) return undefined;
+      if (!enforce) return undefined;
+      if (settings.failOpen) {
+        // A server that passed the health check but failed this check (5xx, timeout): the
+        // command runs unchecked, which must not go unsaid.
+        if (!warnedUnchecked) say.warn(`policy server at ${urlForChild(settings.address.url)} did not decide (${verdict.reason}); running ${settings.command[0]} unchecked (--fail-open=true)`);
+        return undefined;
+      }
       say.blocked(`policy server unreachable at ${urlForChild(settings.address.url)} (${verdict.reason}) and --fail-open=false`);
       return EXIT_BLOCKED;
     case 'invalid':

@@ -478,6 +478,9 @@ test.serial('a server that accepts and never answers, or answers 5xx, follows fa
     const open = await runCli(['preload', '--port', String(port), '--', 'echo', 'ran'], shared.home.env);
     t.is(open.stdout, 'ran\n', open.stderr);
     t.is(open.code, 0);
+    // The health check passed, so nothing was said yet: running unchecked is announced once.
+    t.regex(open.stderr, /^rampart: warning: policy server at http:\/\/127\.0\.0\.1:\d+ did not decide \(.+\); running echo unchecked \(--fail-open=true\)$/m);
+    t.is(open.stderr.split('\n').filter((line) => line.includes('unchecked')).length, 1, open.stderr);
     const closed = await runCli(['preload', '--port', String(port), '--fail-open=false', '--', 'echo', 'ran'], shared.home.env);
     t.is(closed.code, 126, closed.stderr);
     t.regex(closed.stderr, /^rampart: blocked — policy server unreachable at .* and --fail-open=false$/m);
