@@ -96,6 +96,8 @@ export class AuditLog {
   private size = 0;
   private lastHash = '';
   private currentName: string | undefined;
+  /** The file holding the record lastHash belongs to: a new file's chain_continue names it. */
+  private chainFile: string | undefined;
   private written = 0;
 
   private constructor(
@@ -138,6 +140,7 @@ export class AuditLog {
     this.day = last.day;
     this.part = last.part;
     this.currentName = last.name;
+    this.chainFile = last.name;
     this.fd = fs.openSync(file, 'a', 0o600);
     if (truncated) fs.writeSync(this.fd, '\n'); // a torn last line must not swallow the next record
     this.size = fs.fstatSync(this.fd).size;
@@ -153,6 +156,7 @@ export class AuditLog {
     this.selectFile(timestamp.slice(0, 10), bytes.length); // the UTC day, as utcDay(now)
     this.writeAll(bytes);
     this.lastHash = hash;
+    this.chainFile = this.currentName;
     this.written++;
     return id;
   }
@@ -167,20 +171,19 @@ export class AuditLog {
     const max = this.options.maxFileBytes ?? MAX_FILE_BYTES;
     const newDay = day > this.day;
     const full = this.size > 0 && this.size + nextBytes > max;
-    if (this.fd !== undefined && !newDay && !full) return;
     if (this.fd === undefined && this.currentName === undefined) {
       this.openFile(day, 1);
-      return;
+    } else if (newDay || full) {
+      this.close();
+      this.openFile(newDay ? day : this.day, newDay ? 1 : this.part + 1);
+    } else if (this.fd === undefined) {
+      this.openFile(this.day, this.part); // after a failed open or write: try the same file again
     }
-    if (this.fd === undefined && !newDay && !full) {
-      this.openFile(this.day, this.part);
-      return;
-    }
-    const previous = this.currentName!;
-    this.close();
-    this.openFile(newDay ? day : this.day, newDay ? 1 : this.part + 1);
-    if (this.size === 0) {
-      const marker: ChainContinue = { chain_continue: this.lastHash, prev_file: previous };
+    // A fresh file starts with the link to the file of the previous record. Checked on every
+    // append, not only on rotation: after a failed open or marker write the next record must
+    // not start the file without it.
+    if (this.size === 0 && this.chainFile !== undefined && this.chainFile !== this.currentName) {
+      const marker: ChainContinue = { chain_continue: this.lastHash, prev_file: this.chainFile };
       this.writeAll(Buffer.from(goJson(marker) + '\n'));
     }
   }
@@ -195,6 +198,7 @@ export class AuditLog {
       this.size = fs.fstatSync(this.fd).size;
     } catch (err) {
       this.fd = undefined;
+      this.size = 0;
       throw new AuditWriteError(file, err as Error);
     }
   }

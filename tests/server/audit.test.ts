@@ -77,6 +77,37 @@ test('a full file rotates to YYYY-MM-DD.p2.jsonl and the chain verifies', (t) =>
   t.is(result.events, 12);
 });
 
+test('a next file that could not be opened at first still starts with its chain_continue once it can', (t) => {
+  const dir = tempDir();
+  const now = new Date('2026-03-06T10:00:00Z');
+  const log = AuditLog.open(dir, { now: () => now, maxFileBytes: 1500 });
+  // The next part cannot be opened (a directory holds its name) until the directory goes away.
+  const blocker = path.join(dir, '2026-03-06.p2.jsonl');
+  fs.mkdirSync(blocker);
+  let failures = 0;
+  for (let i = 0; i < 12 && failures === 0; i++) {
+    try {
+      log.append(entry(`echo ${i}`));
+    } catch {
+      failures++;
+    }
+  }
+  t.is(failures, 1, 'the rotation to the blocked file failed');
+  fs.rmdirSync(blocker);
+  log.append(entry('after'));
+  log.append(entry('after again'));
+  log.close();
+  const files = filesOf(dir);
+  t.deepEqual(files, ['2026-03-06.jsonl', '2026-03-06.p2.jsonl']);
+  const first = JSON.parse(fs.readFileSync(path.join(dir, files[1]!), 'utf8').split('\n')[0]!) as Record<string, unknown>;
+  t.is(first.prev_file, '2026-03-06.jsonl');
+  t.true(verifyAuditDir(dir).ok);
+  // A restart checks the newest file on its own: no broken-chain warning.
+  const warnings: string[] = [];
+  AuditLog.open(dir, { warn: (w) => warnings.push(w) }).close();
+  t.deepEqual(warnings, []);
+});
+
 test('verify names the first tampered, removed or reordered record by file:line', (t) => {
   const make = () => {
     const dir = tempDir();
