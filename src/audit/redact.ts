@@ -40,14 +40,18 @@ const SCRUBBERS: Array<[RegExp, string]> = [
   [/\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1${REDACTED}`],
   // --password=xxx, --password xxx (also --passwd, --pass)
   [/(--pass(?:word|wd)?(?:=|\s+))(?:'[^']*'|"[^"]*"|[^\s'"]+)/gi, `$1${REDACTED}`],
-  // mysql -pSECRET (the password glued to -p); only after a MySQL-family client, so that
-  // `mkdir -p dir` or `cp -pr` stay readable.
-  [/(\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n;|&]*?\s-p)([^\s'"]+)/gi, `$1${REDACTED}`],
   // token=xxx, api_key=xxx, secret=xxx, password=xxx (query strings, env assignments)
   [
     /(\b[A-Za-z0-9_]*(?:token|api[_-]?key|secret|password|passwd)[A-Za-z0-9_]*=)(?:'[^']*'|"[^"]*"|[^\s&'"]+)/gi,
     `$1${REDACTED}`,
   ],
+  // Sensitive header values (-H "X-Api-Key: ...", --header 'PRIVATE-TOKEN: ...', cookies);
+  // Authorization headers are the two scrubbers above.
+  [/((?:-H|--header)[=\s]*['"]?[A-Za-z0-9_-]*(?:token|secret|passw|cookie|api-?key)[A-Za-z0-9_-]*:\s*)[^'"\n]+/gi, `$1${REDACTED}`],
+  // The password of user:password in curl -u / --user and in URLs (https://user:pw@host).
+  [/((?:\s-u\s*|\s--user[=\s]\s*)['"][^\s'":]+:)[^'"]*/g, `$1${REDACTED}`],
+  [/((?:\s-u\s*|\s--user[=\s]\s*)[^\s'":]+:)[^\s'"]+/g, `$1${REDACTED}`],
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@'"]+:)[^\s/@'"]+(?=@)/gi, `$1${REDACTED}`],
   // Well-known key prefixes: GitHub, Slack, OpenAI-style, AWS access key ids.
   [/\bgh[pousr]_[A-Za-z0-9]{16,}/g, REDACTED],
   [/\bxox[abposr]-[A-Za-z0-9-]{8,}/g, REDACTED],
@@ -60,14 +64,19 @@ const SCRUBBERS: Array<[RegExp, string]> = [
  * commands contain none and are checked with one regex instead of nine replaces. A new
  * scrubber must add its word here (the redaction tests exercise every pattern through this).
  */
-const MAY_HOLD_CREDENTIAL = /authorization|bearer|--pass|mysql|mariadb|token|api[_-]?key|secret|passw|gh[pousr]_|xox[abposr]-|sk-|akia/i;
+const MAY_HOLD_CREDENTIAL = /authorization|bearer|--pass|mysql|mariadb|token|api-?key|api_key|secret|passw|cookie|-u|--user|:\/\/|gh[pousr]_|xox[abposr]-|sk-|akia/i;
+
+// mysql -pSECRET, -p'two words' (the password glued to -p): every lower-case -p of a MySQL-family
+// command (-P is its port), so that `mkdir -p dir` or `cp -pr` elsewhere stay readable.
+const MYSQL_COMMAND = /\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n;|&]*/gi;
+const MYSQL_PASSWORD = /(\s-p)(?:'[^']*'|"[^"]*"|[^\s'"]+)/g;
 
 /** A string with every credential shape replaced by [REDACTED]. */
 export function scrubString(text: string): string {
   if (!MAY_HOLD_CREDENTIAL.test(text)) return text;
   let out = text;
   for (const [pattern, replacement] of SCRUBBERS) out = out.replace(pattern, replacement);
-  return out;
+  return out.replace(MYSQL_COMMAND, (command) => command.replace(MYSQL_PASSWORD, `$1${REDACTED}`));
 }
 
 const MAX_DEPTH = 64;

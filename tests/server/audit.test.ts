@@ -255,6 +255,14 @@ test('redaction: sensitive keys and credential shapes inside strings', (t) => {
   t.is(scrubString('xoxp-12345678-abc sk-proj_abcdefghijklmnop'), '[REDACTED] [REDACTED]');
   t.is(scrubString('id=AKIA1234567890ABCDEF.'), 'id=[REDACTED].');
   t.is(scrubString('skip ghost tokenizer apikeys mysqlish'), 'skip ghost tokenizer apikeys mysqlish');
+  // A quoted -p password, and one after a MySQL -P<port> (which used to end the scan).
+  t.is(scrubString(`mysql -u root -p'two words' db`), 'mysql -u root -p[REDACTED] db');
+  t.is(scrubString('mysql -h db -P3306 -phunter2 app; mkdir -p x'), 'mysql -h db -P3306 -p[REDACTED] app; mkdir -p x');
+  // user:password in curl -u / --user and in URLs; sensitive -H / --header values.
+  t.is(scrubString(`curl -u admin:hunter2 x; curl --user 'bob:pa ss' y`), `curl -u admin:[REDACTED] x; curl --user 'bob:[REDACTED]' y`);
+  t.is(scrubString('git clone https://bob:hunter2@example.com/r.git; psql postgres://app:s3cr3t@db:5432/x'), 'git clone https://bob:[REDACTED]@example.com/r.git; psql postgres://app:[REDACTED]@db:5432/x');
+  t.is(scrubString(`curl -H "X-Api-Key: abc123" --header 'PRIVATE-TOKEN: glpat-abc' -H "Cookie: s=1; id=2" x`), `curl -H "X-Api-Key: [REDACTED]" --header 'PRIVATE-TOKEN: [REDACTED]' -H "Cookie: [REDACTED]" x`);
+  for (const plain of ['sort -u f; ps -u root; ssh user@host; curl http://localhost:8080/a@b', 'curl -H "Content-Type: application/json" x']) t.is(scrubString(plain), plain);
   // Sensitive keys are decided the same the second time (the verdicts are cached).
   for (let i = 0; i < 2; i++) t.deepEqual(redactValue({ Session_Token: 'x', tokens_used: 3 }), { Session_Token: '[REDACTED]', tokens_used: 3 });
 });
