@@ -81,22 +81,26 @@ fn load_config() -> Config {
     }
 }
 
-/// Parses the configuration from `NAME=value` entries and installs our panic hook.
+/// Parses the configuration from `NAME=value` entries.
 fn load_config_from(entries: &[&[u8]]) -> Config {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() }.unsigned_abs();
-    let config = Config::from_env(entries, pid, &library_path());
-    let debug = config.debug;
-    // Our own panics are caught and turned into verdicts; the default hook would print a
-    // multi-line report into the program's stderr.
-    std::panic::set_hook(Box::new(move |info| {
-        if debug {
+    Config::from_env(entries, pid, &library_path())
+}
+
+/// Our own panics are caught and turned into verdicts; the default hook would print a multi-line
+/// report into the program's stderr. Installed by the constructor, not when the configuration is
+/// parsed: that often happens first in a fork child, where std's hook lock (taken for writing
+/// here) could be held by a parent thread that does not exist in the child. The closure captures
+/// nothing, so boxing it does not allocate.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        if CONFIG.get().is_some_and(|config| config.debug) {
             output::write_stderr_line(&output::debug_line(
                 &format!("internal error: {info}").replace('\n', " "),
             ));
         }
     }));
-    config
 }
 
 /// The configuration, parsed on first use from the constructor's copy of the environment
@@ -127,6 +131,7 @@ extern "C" fn initialise(_argc: libc::c_int, _argv: ffi::CArray, envp: ffi::CArr
             envp
         };
         LIBRARY_NAME.store(ffi::library_name().cast_mut(), Ordering::Release);
+        install_panic_hook();
         // SAFETY: `envp` is the process environment (from the loader or `environ`).
         let copied = load_env::LOAD_ENV.capture(unsafe { ffi::c_strings(envp) });
         hooks::resolve_real_functions();
@@ -171,8 +176,14 @@ mod tests {
         assert_eq!(text, env!("CARGO_PKG_VERSION").as_bytes());
     }
 
+    /// The panic hook is process-wide: tests that install one take turns.
+    static PANIC_HOOK_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn initialise_is_idempotent_and_keeps_the_first_snapshot() {
+        let _turn = PANIC_HOOK_TURN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let first = c"RAMPART_AGENT=first";
         let envp = [first.as_ptr(), std::ptr::null()];
         super::initialise(0, std::ptr::null(), envp.as_ptr());
@@ -180,5 +191,31 @@ mod tests {
         let envp = [second.as_ptr(), std::ptr::null()];
         super::initialise(0, std::ptr::null(), envp.as_ptr());
         assert_eq!(super::config().agent, "first");
+    }
+
+    #[test]
+    fn parsing_the_configuration_leaves_the_panic_hook_alone() {
+        // The first parse often runs in a fork child: it must not take std's panic-hook lock,
+        // which a vanished parent thread may hold. Seen from outside: a hook installed before
+        // the parse is still the one that runs after it.
+        thread_local! {
+            static HOOK_RAN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        let _turn = PANIC_HOOK_TURN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::panic::set_hook(Box::new(|_| HOOK_RAN.with(|ran| ran.set(true))));
+        let _ = super::load_config_from(&[b"RAMPART_DEBUG=1"]);
+        let _ = std::panic::catch_unwind(|| {
+            #[allow(clippy::panic)]
+            {
+                panic!("after parsing");
+            }
+        });
+        let _ = std::panic::take_hook();
+        assert!(
+            HOOK_RAN.with(std::cell::Cell::get),
+            "parsing the configuration replaced the panic hook"
+        );
     }
 }
