@@ -17,7 +17,7 @@ import { checkLibrary } from '../preload/library.ts';
 import { checkHealth } from '../preload/server.ts';
 import { startServer, type RunningServer } from '../server/server.ts';
 import { rampartHome } from '../util/paths.ts';
-import { resolveClientToken } from '../util/token.ts';
+import { resolveClientToken, TokenError } from '../util/token.ts';
 import { renderShim } from './shim.ts';
 
 export interface WrapOptions {
@@ -79,7 +79,13 @@ async function connectServer(options: WrapOptions, session: string): Promise<Pol
       const why = health.state === 'unreachable' ? health.reason : health.reason;
       throw new WrapError(`no rampart server at ${url} (${why}); start one with: rampart serve --port ${options.port}`);
     }
-    const token = resolveClientToken(options.token)?.token;
+    let token: string | undefined;
+    try {
+      token = resolveClientToken(options.token)?.token;
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      throw new WrapError(error.message); // a damaged ~/.rampart/token: say which and how to fix it
+    }
     return { url, port: options.port, token, ownServer: false, close: async () => {} };
   }
   const token = options.token?.trim() || crypto.randomBytes(32).toString('hex');

@@ -189,6 +189,15 @@ test('bad input: no command, --port with --config, a port where nothing listens'
   const nobody = await wrap(['--port', String(closed), '--', 'true']);
   t.is(nobody.code, 1);
   t.regex(nobody.stderr, new RegExp(`rampart wrap: no rampart server at http://127.0.0.1:${closed} `));
+  // A damaged ~/.rampart/token with --port: the message, not a stack trace.
+  const server = await fakeServer(t, (res) => res.end('{}'));
+  const home = tempDir();
+  fs.mkdirSync(path.join(home, '.rampart'));
+  fs.writeFileSync(path.join(home, '.rampart', 'token'), 'two words\n', { mode: 0o600 });
+  const damaged = await wrap(['--port', String(server), '--', 'true'], home);
+  t.is(damaged.code, 1, damaged.stderr);
+  t.regex(damaged.stderr, /^rampart wrap: the token in .*token contains spaces or control or non-ASCII characters; delete /m);
+  t.notRegex(damaged.stderr, /\bat .*\.js:\d+/);
   const badConfig = await wrap(['--config', path.join(work, 'missing.yaml'), '--', 'true']);
   t.is(badConfig.code, 1);
   t.regex(badConfig.stderr, /rampart wrap: cannot start the policy server: .*missing\.yaml/);
