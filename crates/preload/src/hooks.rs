@@ -433,6 +433,12 @@ hook! {
             // SAFETY: the caller's arguments, straight to libc.
             return unsafe { real!(popen)(command, mode) };
         }
+        // SAFETY: the caller's argument: NULL or a C string.
+        if cfg!(target_env = "gnu") && !unsafe { ffi::c_bytes(mode) }.is_some_and(popen_mode_is_valid) {
+            // glibc fails such a call with EINVAL before starting anything: nothing to ask about.
+            ffi::set_errno(libc::EINVAL);
+            return std::ptr::null_mut();
+        }
         // SAFETY: `command` is the caller's non-null C string.
         match unsafe { prepare_shell("popen", command) } {
             // SAFETY: the caller's arguments.
@@ -443,6 +449,20 @@ hook! {
             }
         }
     }
+}
+
+/// Whether glibc's popen accepts `mode`: `r` or `w` (exactly one of them), optionally with `e`.
+fn popen_mode_is_valid(mode: &[u8]) -> bool {
+    let (mut read, mut write) = (false, false);
+    for byte in mode {
+        match byte {
+            b'r' => read = true,
+            b'w' => write = true,
+            b'e' => {}
+            _ => return false,
+        }
+    }
+    read != write
 }
 
 /// execveat exists only since glibc 2.34: 0 = not looked up yet, 1 = present, 2 = missing.
@@ -553,4 +573,19 @@ pub unsafe extern "C" fn rampart_shim_execvp(
     }
     // SAFETY: the caller's arguments.
     unsafe { guarded_exec("execlp", Target::Search(file, env), argv, env) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::popen_mode_is_valid;
+
+    #[test]
+    fn popen_modes_are_those_glibc_accepts() {
+        for mode in ["r", "w", "re", "we", "er", "rr"] {
+            assert!(popen_mode_is_valid(mode.as_bytes()), "{mode:?}");
+        }
+        for mode in ["", "rw", "wr", "e", "x", "rb", "r+", "w+"] {
+            assert!(!popen_mode_is_valid(mode.as_bytes()), "{mode:?}");
+        }
+    }
 }

@@ -359,3 +359,34 @@ fn posix_spawn_file_actions_are_kept() {
     assert_eq!(outcome.stdout(), "\"captured\\n\" 0\n", "{}", outcome.describe());
     assert_eq!(asked_about(&server, "captured"), 2, "{:?}", commands(&server));
 }
+
+#[test]
+fn popen_with_a_mode_libc_rejects_fails_with_einval_and_asks_nothing() {
+    // glibc's popen fails with EINVAL before starting anything when the mode is not r or w (plus
+    // e): there is no command to ask about, to block, or to audit.
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("popen-mode");
+    let marker = deny_marker(&dir, "popen-mode");
+    let script = format!(
+        "import ctypes, errno\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         libc.popen.restype = ctypes.c_void_p\n\
+         for mode in [b'rw', b'x', b'', None]:\n\
+         \x20   pipe = libc.popen(b\"/usr/bin/touch '{}'\", mode)\n\
+         \x20   print(mode, pipe, errno.errorcode.get(ctypes.get_errno()))\n",
+        marker.display()
+    );
+    let outcome = Run::preloaded(tool("python3"), &server.url())
+        .args(["-c", &script])
+        .run();
+    assert_eq!(outcome.code, 0, "{}", outcome.describe());
+    assert_eq!(
+        outcome.stdout(),
+        "b'rw' None EINVAL\nb'x' None EINVAL\nb'' None EINVAL\nNone None EINVAL\n",
+        "{}",
+        outcome.describe()
+    );
+    assert!(!marker.exists());
+    assert!(outcome.blocked_lines().is_empty(), "{}", outcome.describe());
+    assert_eq!(server.request_count(), 0, "{:?}", commands(&server));
+}
