@@ -71,12 +71,15 @@ export const SERVE_PROCESS_TITLE = 'rampart-serve';
  */
 export function isServeProcess(pid: number): boolean {
   if (!isAlive(pid)) return false;
+  // Without /proc (macOS) the pid file and the health check are all we have.
+  if (process.platform !== 'linux') return true;
   try {
-    // Setting process.title overwrites the argv area: "rampart-serve" padded with NULs/spaces.
+    // The server sets process.title, which overwrites the argv area: "rampart-serve" padded with
+    // NULs/spaces. Only that counts: a stale pid reused by `npx serve` must never be signalled.
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes('serve') || argv[0]!.trim() === SERVE_PROCESS_TITLE;
+    return argv[0]!.trim() === SERVE_PROCESS_TITLE;
   } catch {
-    return true;
+    return false;
   }
 }
 

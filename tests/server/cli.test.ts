@@ -149,6 +149,21 @@ test('serve --background, status, a second server refused, stop', async (t) => {
   t.regex(stopAgain.stderr, /not running/);
 });
 
+test('serve stop never signals a process that merely reused the recorded pid (e.g. `npx serve`)', async (t) => {
+  const home = tempDir('rampart-home-');
+  // A live stranger whose argv contains "serve", recorded in a stale pid file.
+  const stranger = spawn('bash', ['-c', 'exec -a serve sleep 30'], { stdio: 'ignore' });
+  t.teardown(() => stranger.kill('SIGKILL'));
+  await eventually(() => fs.existsSync(`/proc/${stranger.pid}/cmdline`) && fs.readFileSync(`/proc/${stranger.pid}/cmdline`, 'utf8').startsWith('serve'));
+  fs.mkdirSync(path.join(home, '.rampart'), { recursive: true });
+  fs.writeFileSync(path.join(home, '.rampart', 'serve.pid'), JSON.stringify({ pid: stranger.pid, url: 'http://127.0.0.1:1', port: 1 }));
+  const stop = await runCli(['serve', 'stop'], { HOME: home });
+  t.is(stop.code, 1, stop.stdout + stop.stderr);
+  t.regex(stop.stderr, /not running/);
+  t.is(stranger.exitCode, null, 'the stranger is still running');
+  t.notThrows(() => process.kill(stranger.pid!, 0));
+});
+
 test('serve --background reports a server that cannot start, with the log tail', async (t) => {
   const { home, env } = setup();
   const bad = path.join(home, 'bad.yaml');
