@@ -308,6 +308,13 @@ impl Transport for SocketTransport {
             }
             let input = self.buffers.input_append_buf();
             let room = input.len();
+            if room == 0 {
+                // Full at its limit and ureq could use none of it (a response header longer than
+                // it accepts): reading more cannot help, and a read of 0 bytes would look like the
+                // server hanging up, which follows fail-open. This is bad HTTP: deny.
+                let limit = self.buffers.input_limit;
+                return Err(Error::LargeResponseHeader(limit, limit));
+            }
             match (&self.stream).read(input) {
                 Ok(amount) => {
                     self.buffers.input_appended(amount);

@@ -226,6 +226,18 @@ fn an_oversized_reply_denies() {
 }
 
 #[test]
+fn an_oversized_response_header_denies() {
+    // A header longer than the client accepts is bad HTTP, not a server that hung up: it must
+    // deny whatever fail-open says.
+    let huge_header = Behavior::Raw {
+        status: 200,
+        headers: vec![("X-Padding".into(), "p".repeat(20 * 1024))],
+        body: br#"{"allowed":true}"#.to_vec(),
+    };
+    reply_case("huge-header", huge_header, Expect::Deny);
+}
+
+#[test]
 fn server_errors_follow_fail_open() {
     reply_case(
         "500",
