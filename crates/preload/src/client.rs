@@ -15,7 +15,7 @@ use ureq::unversioned::resolver::DefaultResolver;
 use ureq::{Agent, Error};
 
 use crate::publish::Published;
-use crate::transport::SocketConnector;
+use crate::transport::{NoSocket, SocketConnector};
 use crate::wire::MAX_ANSWER_BYTES;
 
 /// Per-phase limits. They add up to about 2 s: a server that accepts and never answers cannot hold
@@ -61,7 +61,8 @@ pub enum TransportError {
     /// The server spoke something that is not acceptable HTTP (or the body was too big).
     Protocol(String),
     BodyTooLarge,
-    /// The request could not be built (e.g. a token with characters not allowed in a header).
+    /// The request could not be built (e.g. a token with characters not allowed in a header) or
+    /// sent at all (no socket could be opened here).
     Request(String),
 }
 
@@ -192,7 +193,30 @@ fn classify(error: Error) -> TransportError {
             _ => TransportError::Broken(io_error.to_string()),
         },
         Error::Http(e) => TransportError::Request(e.to_string()),
+        Error::Other(e) if e.is::<NoSocket>() => TransportError::Request(e.to_string()),
         Error::BadUri(e) => TransportError::Request(e),
         other => TransportError::Protocol(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_this_process_cannot_open_is_not_an_unreachable_server() {
+        // EMFILE is something an agent can cause at will: it must not pass as "server down"
+        // (fail-open), while a refused connection must.
+        let no_socket = Error::Other(Box::new(NoSocket(io::Error::from_raw_os_error(libc::EMFILE))));
+        match classify(no_socket) {
+            TransportError::Request(detail) => {
+                assert!(detail.starts_with("cannot open a socket: "), "{detail}")
+            }
+            other => unreachable!("classified as {other:?}"),
+        }
+        assert!(matches!(
+            classify(Error::Io(io::ErrorKind::ConnectionRefused.into())),
+            TransportError::Unreachable(_)
+        ));
     }
 }

@@ -108,6 +108,20 @@ impl Connector<()> for SocketConnector {
     }
 }
 
+/// This process could not open a socket (no free descriptor, no memory, not permitted). A local
+/// failure, not an unreachable server: the server was never tried, and an agent can cause it at
+/// will (by using up its descriptors), so it must not follow fail-open.
+#[derive(Debug)]
+pub struct NoSocket(pub io::Error);
+
+impl fmt::Display for NoSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot open a socket: {}", self.0)
+    }
+}
+
+impl std::error::Error for NoSocket {}
+
 /// One blocking connect bounded by SO_SNDTIMEO. A signal restarts the wait (the kernel keeps the
 /// connection attempt); the loop stops at the deadline.
 fn connect(addr: &SocketAddr, timeout: Duration) -> Result<TcpStream, Error> {
@@ -117,7 +131,7 @@ fn connect(addr: &SocketAddr, timeout: Duration) -> Result<TcpStream, Error> {
     // SAFETY: plain socket(2); the result is checked.
     let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(io::Error::last_os_error().into());
+        return Err(Error::Other(Box::new(NoSocket(io::Error::last_os_error()))));
     }
     // SAFETY: fd is a fresh socket that nothing else owns; OwnedFd closes it on every error path.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };

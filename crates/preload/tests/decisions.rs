@@ -534,3 +534,48 @@ fn a_keep_alive_connection_closed_by_the_server_does_not_change_decisions() {
     assert!(outcome.stdout().contains("ok=5 "), "{}", outcome.describe());
     assert_eq!(asked_about(&server, "allowed-stale"), 5);
 }
+
+#[test]
+fn a_process_out_of_descriptors_is_denied_not_failed_open() {
+    // An agent that uses up its file descriptors (close-on-exec, so the program it then runs
+    // loads fine) makes the check's socket() fail. That is not "server unreachable": with the
+    // default RAMPART_FAIL_OPEN=1 it must still deny, and say why.
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("emfile");
+    let marker = deny_marker(&dir, "emfile");
+    let script = format!(
+        "import os\n\
+         fds = []\n\
+         try:\n\
+         \x20   while True: fds.append(os.open('/dev/null', os.O_RDONLY | os.O_CLOEXEC))\n\
+         except OSError:\n\
+         \x20   pass\n\
+         try:\n\
+         \x20   os.execv('/usr/bin/touch', ['touch', '{}'])\n\
+         except OSError as e:\n\
+         \x20   print('execv failed', e.errno)\n",
+        marker.display()
+    );
+    let outcome = Run::preloaded(tool("python3"), &server.url())
+        .env("RAMPART_FAIL_OPEN", "1")
+        .args(["-c", &script])
+        .run();
+    assert!(
+        !marker.exists(),
+        "a command ran unchecked\n{}",
+        outcome.describe()
+    );
+    assert_eq!(
+        outcome.stdout(),
+        format!("execv failed {}\n", libc::EPERM),
+        "{}",
+        outcome.describe()
+    );
+    let lines = outcome.blocked_lines();
+    assert_eq!(lines.len(), 1, "{}", outcome.describe());
+    assert!(
+        lines[0].contains("cannot open a socket"),
+        "{}",
+        outcome.describe()
+    );
+}
