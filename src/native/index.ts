@@ -339,18 +339,21 @@ function inspectFile(file: string, depth: number): ExecutableInfo {
   return info;
 }
 
+/** Why this one program (not a `#!` interpreter behind it) never loads a preload library, if it does not. */
+export function preloadBlocker(info: ExecutableInfo): 'setuid' | 'setgid' | 'static' | undefined {
+  if (info.setuid) return 'setuid';
+  if (info.setgid) return 'setgid';
+  return info.isElf && info.isStatic ? 'static' : undefined;
+}
+
 /**
  * Why preloading cannot protect this program (static, setuid/setgid, or the same for the
  * interpreter of a script), or undefined when it can.
  */
 export function preloadObstacle(info: ExecutableInfo): string | undefined {
-  if (info.setuid || info.setgid) {
-    const bit = info.setuid ? 'setuid' : 'setgid';
-    return `${info.path} is ${bit}: the dynamic loader ignores LD_PRELOAD for it`;
-  }
-  if (info.isElf && info.isStatic) {
-    return `${info.path} is statically linked: LD_PRELOAD has no effect on it`;
-  }
+  const blocker = preloadBlocker(info);
+  if (blocker === 'setuid' || blocker === 'setgid') return `${info.path} is ${blocker}: the dynamic loader ignores LD_PRELOAD for it`;
+  if (blocker === 'static') return `${info.path} is statically linked: LD_PRELOAD has no effect on it`;
   if (info.shebang?.target) {
     const inner = preloadObstacle(info.shebang.target);
     if (inner) return `${info.path} runs ${info.shebang.interpreter}, and ${inner}`;

@@ -1,7 +1,7 @@
 // The program the user asked to run: tell whether preloading can protect it at all (a static or
 // setuid program never loads librampart.so). Finding it on PATH is resolveCommand (native/index.ts).
 import path from 'node:path';
-import { inspectExecutable, resolveCommand, type ExecutableInfo } from '../native/index.ts';
+import { inspectExecutable, preloadBlocker, resolveCommand, type ExecutableInfo } from '../native/index.ts';
 
 export interface Unprotectable {
   path: string;
@@ -25,11 +25,9 @@ export function unprotectablePrograms(file: string, searchPath: string | undefin
 
 function obstacles(info: ExecutableInfo, searchPath: string | undefined, cwd: string, depth: number): Unprotectable[] {
   const found: Unprotectable[] = [];
-  if (info.setuid || info.setgid) {
-    found.push({ path: info.path, why: `is ${info.setuid ? 'setuid' : 'setgid'}, so the loader ignores LD_PRELOAD for it` });
-  } else if (info.isElf && info.isStatic) {
-    found.push({ path: info.path, why: 'is statically linked; LD_PRELOAD cannot protect it' });
-  }
+  const blocker = preloadBlocker(info);
+  if (blocker === 'static') found.push({ path: info.path, why: 'is statically linked; LD_PRELOAD cannot protect it' });
+  else if (blocker) found.push({ path: info.path, why: `is ${blocker}, so the loader ignores LD_PRELOAD for it` });
   const shebang = info.shebang;
   if (shebang?.target) found.push(...obstacles(shebang.target, searchPath, cwd, depth + 1));
   const name = shebang?.argument?.split(/\s+/).find((word) => !word.startsWith('-'));
