@@ -7,8 +7,9 @@
 // directory), interleaved round by round with the working tree, for before/after figures from
 // one run on the same machine load.
 //
-// Defaults: the reference standard.yaml and bench corpus from ../shared/fixtures/upstream
-// (test data, read in place), else our built-in policy.
+// Defaults: the reference's standard.yaml and bench corpus where tests/reference.ts finds them
+// (RAMPART_REFERENCE_DIR; optional test data, read in place), else our built-in policy and the
+// exec commands of its own suite (policies/standard.tests.yaml). --corpus also takes a suite file.
 //
 // What is cached, honestly:
 // - cold: before EVERY timed evaluation all per-command memory is dropped (the decision cache,
@@ -24,16 +25,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadCorpus, loadPolicyFile } from '../src/policy/index.ts';
+import { loadCorpus, loadPolicyFile, loadSuite } from '../src/policy/index.ts';
 import { clearCommandCaches, evaluate, type ExtraOptions } from '../src/policy/evaluate.ts';
 import { builtinPolicyPath } from '../src/util/paths.ts';
+import { lookUpReference } from '../tests/reference.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const fixtures = path.resolve(repo, '..', 'shared', 'fixtures', 'upstream');
+const reference = lookUpReference().dir;
 const { values } = parseArgs({
   options: {
-    policy: { type: 'string', default: fs.existsSync(path.join(fixtures, 'standard.yaml')) ? path.join(fixtures, 'standard.yaml') : builtinPolicyPath },
-    corpus: { type: 'string', default: path.join(fixtures, 'bench-corpus.yaml') },
+    policy: { type: 'string', default: reference ? path.join(reference, 'standard.yaml') : builtinPolicyPath },
+    corpus: { type: 'string', default: reference ? path.join(reference, 'bench-corpus.yaml') : builtinPolicyPath.replace(/\.yaml$/, '.tests.yaml') },
     rounds: { type: 'string', default: '100' },
     'no-prefilter': { type: 'boolean', default: false },
     baseline: { type: 'string' },
@@ -61,7 +63,14 @@ async function baselineEngine(rev: string): Promise<Engine> {
 const loadStart = process.hrtime.bigint();
 const set = loadPolicyFile(values.policy);
 const loadMs = Number(process.hrtime.bigint() - loadStart) / 1e6;
-const commands = loadCorpus(values.corpus).cases.filter((c) => c.tool === 'exec').map((c) => c.input.command!);
+/** The exec commands of an attack corpus (cases:/entries:) or of a test suite (tests:). */
+function execCommands(file: string): string[] {
+  if (/^tests:/m.test(fs.readFileSync(file, 'utf8'))) {
+    return loadSuite(file).tests.flatMap((t) => (t.tool === 'exec' && typeof t.params.command === 'string' ? [t.params.command] : []));
+  }
+  return loadCorpus(file).cases.filter((c) => c.tool === 'exec').map((c) => c.input.command!);
+}
+const commands = execCommands(values.corpus);
 const rounds = Number(values.rounds);
 const options: ExtraOptions = { prefilter: !values['no-prefilter'] };
 const engines: Engine[] = [{ label: 'working tree', set, evaluate, clearCommandCaches }];

@@ -12,7 +12,6 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const cliPath = path.join(repoRoot, 'dist', 'cli.js');
 /** The freshly built library (npm run build:preload). */
 export const libraryPath = path.join(repoRoot, 'target', 'release', 'librampart.so');
-export const upstreamFixtures = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'upstream');
 
 const tempDirs: string[] = [];
 process.once('exit', () => {

@@ -1,5 +1,5 @@
 // The built-in policy (policies/standard.yaml) through the real engine: its own suite, the
-// reference attack corpus (read in place from ../shared/fixtures/upstream), everyday commands that
+// reference attack corpus (read in place where tests/reference.ts finds it), everyday commands that
 // must stay allowed, and the same file as `rampart serve` and `rampart test` pick it up.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,12 +7,12 @@ import test from 'ava';
 import { evaluate, loadCorpus, loadPolicyFile, loadServePolicies, loadSuite, runSuite, scoreCorpus, type Action } from '../../src/policy/index.ts';
 import type { CorpusScore } from '../../src/policy/index.ts';
 import { builtinPolicyPath } from '../../src/util/paths.ts';
-import { cliPath, repoRoot, runCli, tempDir, upstreamFixtures } from '../helpers.ts';
+import { cliPath, repoRoot, runCli, tempDir } from '../helpers.ts';
+import { referenceFile, referenceTest } from '../reference-test.ts';
 
 const suiteFile = path.join(repoRoot, 'policies', 'standard.tests.yaml');
 const builtin = loadPolicyFile(builtinPolicyPath);
-const reference = loadPolicyFile(path.join(upstreamFixtures, 'standard.yaml'));
-const corpus = loadCorpus(path.join(upstreamFixtures, 'bench-corpus.yaml'));
+const corpus = () => loadCorpus(referenceFile('bench-corpus.yaml'));
 
 function decide(command: string, tool = 'exec') {
   const params = tool === 'exec' ? { command } : { path: command };
@@ -54,8 +54,8 @@ test('standard.tests.yaml passes in full against standard.yaml', (t) => {
 });
 
 for (const os of ['linux', 'darwin']) {
-  test(`bench corpus (${os}): every deny case is denied, ask cases are at least asked, allow cases run`, (t) => {
-    const score = scoreCorpus(builtin, corpus, { os });
+  referenceTest(`bench corpus (${os}): every deny case is denied, ask cases are at least asked, allow cases run`, (t) => {
+    const score = scoreCorpus(builtin, corpus(), { os });
     t.true(score.total > 80, `only ${score.total} cases kept for ${os}`);
     const byExpected = (expected: string) => score.cases.filter((c) => c.expected === expected);
 
@@ -75,9 +75,9 @@ for (const os of ['linux', 'darwin']) {
     t.deepEqual(blocked, [], describe(score, blocked));
   });
 
-  test(`bench corpus (${os}): weighted coverage is at least the reference standard.yaml's`, (t) => {
-    const ours = scoreCorpus(builtin, corpus, { os });
-    const theirs = scoreCorpus(reference, corpus, { os });
+  referenceTest(`bench corpus (${os}): weighted coverage is at least the reference standard.yaml's`, (t) => {
+    const ours = scoreCorpus(builtin, corpus(), { os });
+    const theirs = scoreCorpus(loadPolicyFile(referenceFile('standard.yaml')), corpus(), { os });
     t.is(ours.total, theirs.total);
     t.log(`${os}: built-in ${ours.coverage.toFixed(1)}% (${ours.covered}/${ours.total}), reference ${theirs.coverage.toFixed(1)}% (${theirs.covered}/${theirs.total})`);
     t.true(ours.weightedCovered >= theirs.weightedCovered, `built-in ${ours.coverage.toFixed(1)}% < reference ${theirs.coverage.toFixed(1)}%`);

@@ -1,12 +1,44 @@
 // `rampart test` and `rampart bench`, run as a user would: the CLI in a real process with a
-// temporary HOME, real policy files, the reference fixtures read in place.
+// temporary HOME, real policy files and corpora (and the reference's, where tests/reference.ts finds them).
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { repoRoot, run, tempDir, upstreamFixtures } from '../../../tests/helpers.ts';
+import { repoRoot, run, tempDir } from '../../../tests/helpers.ts';
+import { referenceFile, referenceTest } from '../../../tests/reference-test.ts';
 
-const standard = path.join(upstreamFixtures, 'standard.yaml');
 const home = tempDir();
+/** A policy shaped like the reference's standard.yaml: a destructive-command deny, then a catch-all allow. */
+const standard = path.join(tempDir(), 'standard.yaml');
+fs.writeFileSync(
+  standard,
+  `version: "1"
+default_action: deny
+policies:
+  - name: block-destructive
+    match: { tool: [exec] }
+    rules: [{ action: deny, message: Destructive command blocked, when: { command_matches: ["rm -rf /"] } }]
+  - name: watch-env-access
+    match: { tool: [exec] }
+    rules: [{ action: watch, message: Environment variable dump logged, when: { command_matches: ["env"] } }]
+  - name: allow-unmatched
+    priority: 10000
+    rules: [{ action: allow, message: No matching standard policy rule, when: { default: true } }]
+`,
+);
+/** A small attack corpus (format version 2) with one case of each expectation and OS. */
+const corpus = path.join(tempDir(), 'corpus.yaml');
+fs.writeFileSync(
+  corpus,
+  `version: "2"
+name: small corpus
+cases:
+  - { id: DESTRUCT-001, name: wipe root, category: destructive, severity: critical, tool: exec, input: { command: "rm -rf /" }, expected: deny }
+  - { id: CRED-001, name: env dump, category: credentials, severity: medium, tool: exec, input: { command: env }, expected: watch }
+  - { id: EXEC-001, name: npm install, category: exec, severity: high, tool: exec, input: { command: npm install left-pad }, expected: watch }
+  - { id: SAFE-001, name: git status, category: safe, severity: medium, tool: exec, input: { command: git status }, expected: allow }
+  - { id: WIN-001, name: windows only, category: destructive, severity: high, os: windows, tool: exec, input: { command: "rd /s /q C:" }, expected: deny }
+`,
+);
 function rampart(args: string[], env: NodeJS.ProcessEnv = {}) {
   return run(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src', 'cli.ts'), ...args], {
     cwd: repoRoot,
@@ -76,17 +108,27 @@ test('rampart test reports a broken policy file with file:line: reason and exit 
 });
 
 test('rampart bench prints the weighted coverage and misses; --min-coverage sets the exit code', async (t) => {
-  const corpus = path.join(upstreamFixtures, 'bench-corpus.yaml');
   const result = await rampart(['bench', '--corpus', corpus, '--policy', standard, '--os', 'linux']);
   t.is(result.code, 0, result.stderr);
-  t.regex(result.stdout, /^Coverage: \d+\.\d% weighted \(\d+\/\d+\); \d+\/94 cases covered$/m);
-  t.regex(result.stdout, /^ {2}EXEC-001 \[high\] expected watch, got allow: /m);
+  // Weights: critical 3, high 2, medium 1; EXEC-001 (high) is missed, the windows case is left out.
+  t.regex(result.stdout, /^Coverage: 71\.4% weighted \(5\/7\); 3\/4 cases covered$/m);
+  t.regex(result.stdout, /^ {2}EXEC-001 \[high\] expected watch, got allow: npm install$/m);
   const strict = await rampart(['bench', '--corpus', corpus, '--policy', standard, '--os', 'all', '--strict', '--json', '--min-coverage', '99']);
   t.is(strict.code, 1);
   const json = JSON.parse(strict.stdout);
-  t.is(json.total, 124);
+  t.is(json.total, 5);
   t.true(json.coverage < 99);
   t.regex(strict.stderr, /below --min-coverage 99%/);
   const bad = await rampart(['bench', '--corpus', corpus, '--os', 'plan9']);
   t.not(bad.code, 0);
+});
+
+referenceTest("rampart bench scores the reference's standard.yaml on its own corpus", async (t) => {
+  const reference = ['--corpus', referenceFile('bench-corpus.yaml'), '--policy', referenceFile('standard.yaml')];
+  const result = await rampart(['bench', ...reference, '--os', 'linux']);
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stdout, /^Coverage: \d+\.\d% weighted \(\d+\/\d+\); \d+\/94 cases covered$/m);
+  t.regex(result.stdout, /^ {2}EXEC-001 \[high\] expected watch, got allow: /m);
+  const all = await rampart(['bench', ...reference, '--os', 'all', '--json']);
+  t.is(JSON.parse(all.stdout).total, 124);
 });

@@ -1,19 +1,17 @@
-// Compatibility with the reference's shipped files (policy-format.md §7), read in place from
-// ../shared/fixtures/upstream: its example suite and its attack corpus against its standard.yaml.
-import path from 'node:path';
-import test from 'ava';
-import { upstreamFixtures } from '../../../tests/helpers.ts';
+// Compatibility with the reference's shipped files (policy-format.md §7), read in place where
+// tests/reference.ts finds them: its example suite and its attack corpus against its standard.yaml.
+import { referenceFile, referenceTest } from '../../../tests/reference-test.ts';
 import { loadCorpus, loadPolicyFile, loadSuite, runSuite, scoreCorpus } from '../index.ts';
 
-const standardFile = path.join(upstreamFixtures, 'standard.yaml');
-const standard = loadPolicyFile(standardFile);
-const corpus = loadCorpus(path.join(upstreamFixtures, 'bench-corpus.yaml'));
+const standardFile = () => referenceFile('standard.yaml');
+const standard = () => loadPolicyFile(standardFile());
+const corpus = () => loadCorpus(referenceFile('bench-corpus.yaml'));
 
-test('§7 rampart-tests.yaml against standard.yaml (policy override like --config)', (t) => {
-  const suite = loadSuite(path.join(upstreamFixtures, 'rampart-tests.yaml'));
-  t.is(suite.policyFile, standardFile); // `policy: standard.yaml` is relative to the suite file
+referenceTest('§7 rampart-tests.yaml against standard.yaml (policy override like --config)', (t) => {
+  const suite = loadSuite(referenceFile('rampart-tests.yaml'));
+  t.is(suite.policyFile, standardFile()); // `policy: standard.yaml` is relative to the suite file
   t.is(suite.tests.length, 22);
-  const result = runSuite(suite, { config: standardFile });
+  const result = runSuite(suite, { config: standardFile() });
   // Every exec test (14) gets its expected action. The two `.env` read tests expect deny, but
   // standard.yaml only has a watch rule for .env reads (watch-env-access) and no deny for them,
   // so the documented semantics give watch; we follow the policy (docs/compat.md).
@@ -26,16 +24,17 @@ test('§7 rampart-tests.yaml against standard.yaml (policy override like --confi
   t.true(result.tests.filter((r) => r.tool === 'exec').every((r) => r.passed));
 });
 
-test('§7 suite --run filters by name glob', (t) => {
-  const suite = loadSuite(path.join(upstreamFixtures, 'rampart-tests.yaml'));
-  const result = runSuite(suite, { config: standardFile, run: 'deny rm*' });
+referenceTest('§7 suite --run filters by name glob', (t) => {
+  const suite = loadSuite(referenceFile('rampart-tests.yaml'));
+  const result = runSuite(suite, { config: standardFile(), run: 'deny rm*' });
   t.deepEqual(result.tests.map((r) => r.name), ['deny rm -rf /', 'deny rm -rf home']);
   t.is(result.passed, 2);
 });
 
-test('§7 corpus shape: 124 cases, exec 110 (deny 70, watch 20, allow 11, ask 9); Linux run 85 exec', (t) => {
-  const exec = corpus.cases.filter((c) => c.tool === 'exec');
-  t.is(corpus.cases.length, 124);
+referenceTest('§7 corpus shape: 124 cases, exec 110 (deny 70, watch 20, allow 11, ask 9); Linux run 85 exec', (t) => {
+  const { cases } = corpus();
+  const exec = cases.filter((c) => c.tool === 'exec');
+  t.is(cases.length, 124);
   const count = (cases: typeof exec, expected: string) => cases.filter((c) => c.expected === expected).length;
   t.deepEqual([exec.length, count(exec, 'deny'), count(exec, 'watch'), count(exec, 'allow'), count(exec, 'ask')], [110, 70, 20, 11, 9]);
   const linux = exec.filter((c) => c.os === '*' || c.os === 'linux');
@@ -94,8 +93,8 @@ const REFERENCE_MISSES: Record<string, string> = {
   'PRIV-092': 'no rule for chmod u+s (Linux variant)',
 };
 
-test('§7 bench corpus: our score with standard.yaml reaches the reference score, case by case', (t) => {
-  const score = scoreCorpus(standard, corpus, { os: 'linux' });
+referenceTest('§7 bench corpus: our score with standard.yaml reaches the reference score, case by case', (t) => {
+  const score = scoreCorpus(standard(), corpus(), { os: 'linux' });
   t.is(score.total, 94);
   const weight = (ids: Iterable<string>) => [...ids].reduce((n, id) => n + score.cases.find((c) => c.id === id)!.weight, 0);
   for (const id of Object.keys(REFERENCE_MISSES)) t.truthy(score.cases.find((c) => c.id === id), `${id} is a Linux-run case`);
@@ -107,9 +106,9 @@ test('§7 bench corpus: our score with standard.yaml reaches the reference score
   t.deepEqual(regressions.map((c) => `${c.id}: expected ${c.expected}, got ${c.actual}`), []);
 });
 
-test('§7 strict scoring does not count ask for an expected deny', (t) => {
-  const lenient = scoreCorpus(standard, corpus, { os: 'linux' });
-  const strict = scoreCorpus(standard, corpus, { os: 'linux', strict: true });
+referenceTest('§7 strict scoring does not count ask for an expected deny', (t) => {
+  const lenient = scoreCorpus(standard(), corpus(), { os: 'linux' });
+  const strict = scoreCorpus(standard(), corpus(), { os: 'linux', strict: true });
   const askForDeny = lenient.cases.filter((c) => c.expected === 'deny' && c.actual === 'ask');
   t.true(askForDeny.length > 0);
   t.is(lenient.covered - strict.covered, askForDeny.length);

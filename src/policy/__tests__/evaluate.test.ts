@@ -1,9 +1,9 @@
-// policy-format.md §2 and §4.6–4.10: decisions, against small policies written to disk and
-// against the reference's standard.yaml (read in place from the shared fixtures).
+// policy-format.md §2 and §4.6–4.10: decisions, against small policies written to disk (one of
+// them, \`miniStandard\`, holds the reference standard.yaml's rules these cases exercise).
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { tempDir, upstreamFixtures } from '../../../tests/helpers.ts';
+import { tempDir } from '../../../tests/helpers.ts';
 import { EngineState, evaluate, loadPolicyFile, type PolicySet, type ToolCall } from '../index.ts';
 
 const dir = tempDir();
@@ -14,8 +14,36 @@ function policy(yaml: string): PolicySet {
   return loadPolicyFile(file);
 }
 const exec = (command: string, extra: Partial<ToolCall> = {}): ToolCall => ({ agent: '', session: '', tool: 'exec', params: { command }, ...extra });
-const standard = loadPolicyFile(path.join(upstreamFixtures, 'standard.yaml'));
-const std = (command: string) => evaluate(standard, exec(command));
+/** The reference standard.yaml's rules behind these cases, with its names, priorities and messages. */
+const miniStandard = policy(`version: "1"
+default_action: deny
+policies:
+  - name: block-destructive
+    match: { tool: ["exec"] }
+    rules:
+      - action: deny
+        when: { command_matches: ["rm -rf /", "rm -rf /home/**", "rm -rf /etc/**"] }
+        message: "Destructive command blocked"
+  - name: watch-env-access
+    match: { tool: ["exec", "read", "write"] }
+    rules:
+      - action: watch
+        when: { command_matches: ["env", "env *", "printenv", "printenv *"] }
+        message: "Environment variable dump logged"
+  - name: require-privileged-approval
+    match: { tool: ["exec"] }
+    rules:
+      - action: ask
+        when: { command_matches: ["sudo **"] }
+        message: "Privileged command requires approval"
+  - name: allow-unmatched
+    priority: 10000
+    rules:
+      - action: allow
+        when: { default: true }
+        message: "No matching standard policy rule"
+`);
+const std = (command: string) => evaluate(miniStandard, exec(command));
 
 for (const command of ['rm -rf /', '/bin/rm -rf /', 'RM -rf /', "'r'm -rf /", 'r\\m -r\\f /', 'rm --recursive --force /', 'busybox rm -rf /', 'x; rm -rf /', 'echo $(rm -rf /)', "eval 'rm -rf /'", 'nohup rm -rf /', 'rm -rf /tmp/x && rm -rf /']) {
   test(`§4.8 standard denies ${JSON.stringify(command)}`, (t) => {

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { tempDir, upstreamFixtures } from '../../../tests/helpers.ts';
+import { tempDir } from '../../../tests/helpers.ts';
+import { referenceFile, referenceTest } from '../../../tests/reference-test.ts';
 import { loadPolicyFile, loadServePolicies, PolicyLoadError, watchTargets } from '../index.ts';
 
 const dir = tempDir();
@@ -21,8 +22,8 @@ function loadError(t: import('ava').ExecutionContext, yaml: string, line: number
   t.true(err?.message.startsWith(`${file}${line !== undefined ? `:${line}` : ''}: `));
 }
 
-test('loads the reference standard.yaml unmodified', (t) => {
-  const set = loadPolicyFile(path.join(upstreamFixtures, 'standard.yaml'));
+referenceTest('loads the reference standard.yaml unmodified', (t) => {
+  const set = loadPolicyFile(referenceFile('standard.yaml'));
   t.is(set.policyCount, 48);
   t.is(set.ruleCount, 84);
   t.is(set.defaultAction, 'deny');

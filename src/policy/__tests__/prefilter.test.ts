@@ -7,19 +7,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { tempDir, upstreamFixtures } from '../../../tests/helpers.ts';
+import { tempDir } from '../../../tests/helpers.ts';
+import { referenceAvailable, referenceFile, referenceTest } from '../../../tests/reference-test.ts';
 import { builtinPolicyPath } from '../../util/paths.ts';
 import { clearCommandCaches, evaluate } from '../evaluate.ts';
 import { loadCorpus, loadPolicyFile, loadSuite, type PolicySet } from '../index.ts';
 import { literalRuns, Prefilter, RULE_EXCLUSIONS, RULE_GLOBS } from '../prefilter.ts';
 import { EDGE_CASES, respellings } from './respellings.ts';
 
-const suiteFiles = [path.join(upstreamFixtures, 'rampart-tests.yaml'), builtinPolicyPath.replace(/\.yaml$/, '.tests.yaml')].filter((f) => fs.existsSync(f));
+/** Our own suite always; the reference's corpus and suite when tests/reference.ts finds them. */
+const suiteFiles = [builtinPolicyPath.replace(/\.yaml$/, '.tests.yaml'), ...(referenceAvailable() ? [referenceFile('rampart-tests.yaml')] : [])];
 
 function baseCommands(): string[] {
-  const commands = loadCorpus(path.join(upstreamFixtures, 'bench-corpus.yaml'))
-    .cases.filter((c) => c.tool === 'exec')
-    .map((c) => c.input.command!);
+  const commands = referenceAvailable()
+    ? loadCorpus(referenceFile('bench-corpus.yaml'))
+        .cases.filter((c) => c.tool === 'exec')
+        .map((c) => c.input.command!)
+    : [];
   for (const file of suiteFiles) {
     for (const t of loadSuite(file).tests) if (typeof t.params.command === 'string') commands.push(t.params.command);
   }
@@ -92,14 +96,14 @@ function decisionsDiffer(set: PolicySet, command: string): string | undefined {
   return a === b ? undefined : `${JSON.stringify(command)}: without prefilter ${a}, with ${b}`;
 }
 
-const policies: Array<[string, () => string]> = [
-  ['reference standard.yaml', () => path.join(upstreamFixtures, 'standard.yaml')],
-  ['built-in standard.yaml', () => builtinPolicyPath],
-  ['granting-heavy policy', grantingPolicy],
+const policies: Array<[string, () => string, typeof referenceTest]> = [
+  ['reference standard.yaml', () => referenceFile('standard.yaml'), referenceTest],
+  ['built-in standard.yaml', () => builtinPolicyPath, (title, impl) => test(title, impl)],
+  ['granting-heavy policy', grantingPolicy, (title, impl) => test(title, impl)],
 ];
 
-for (const [label, file] of policies) {
-  test(`prefilter on and off give identical decisions: corpus, suites and re-spellings against the ${label}`, (t) => {
+for (const [label, file, register] of policies) {
+  register(`prefilter on and off give identical decisions: corpus, suites and re-spellings against the ${label}`, (t) => {
     const set = loadPolicyFile(file());
     const commands = baseCommands().flatMap(respellings);
     t.true(commands.length > 5000, `only ${commands.length} commands`);
@@ -111,8 +115,8 @@ for (const [label, file] of policies) {
   });
 }
 
-test('the prefilter skips policies a plain command cannot match, and keeps those it might', (t) => {
-  const set = loadPolicyFile(path.join(upstreamFixtures, 'standard.yaml'));
+referenceTest('the prefilter skips policies a plain command cannot match, and keeps those it might', (t) => {
+  const set = loadPolicyFile(referenceFile('standard.yaml'));
   const inScope = set.policies.filter((p) => p.match.tools.length === 0 || p.match.tools.some((g) => g.test('exec')));
   const prefilter = new Prefilter(inScope);
   const selfModification = inScope.findIndex((p) => p.name === 'block-self-modification');
