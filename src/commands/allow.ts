@@ -1,7 +1,8 @@
 import { Command, Option, UsageError } from 'clipanion';
+import { BaseCommand } from './base.ts';
 import { isPort } from './options.ts';
 
-export class AllowCommand extends Command {
+export class AllowCommand extends BaseCommand {
   static override paths = [['allow']];
 
   static override usage = Command.Usage({
@@ -30,7 +31,7 @@ export class AllowCommand extends Command {
   port = Option.String('--port', '9090', { description: 'Port of the local rampart serve to ask for a reload', validator: isPort });
   command = Option.String({ name: 'command' });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     if (this.tool.trim().toLowerCase() !== 'exec') {
       throw new UsageError(`--tool ${this.tool}: only exec is supported (the rule matches the command line)`);
     }

@@ -1,8 +1,9 @@
 import { Command, Option } from 'clipanion';
+import { BaseCommand } from './base.ts';
 import * as t from 'typanion';
 import { builtinPolicyPath } from '../util/paths.ts';
 
-export class BenchCommand extends Command {
+export class BenchCommand extends BaseCommand {
   static override paths = [['bench']];
 
   static override usage = Command.Usage({
@@ -32,22 +33,15 @@ export class BenchCommand extends Command {
     validator: t.cascade(t.isNumber(), [t.isInInclusiveRange(0, 100)]),
   });
 
-  async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     // The engine and its YAML parser load only when this command runs (CLI start-up stays short).
-    const { loadCorpus, loadPolicyFile, PolicyLoadError, scoreCorpus } = await import('../policy/index.ts');
+    const { loadCorpus, loadPolicyFile, scoreCorpus } = await import('../policy/index.ts');
     const { formatCorpusScore } = await import('../policy/report.ts');
     const policy = this.policy ?? builtinPolicyPath;
-    let score;
-    let corpusName;
-    try {
-      const corpus = loadCorpus(this.corpus);
-      corpusName = corpus.name || this.corpus;
-      score = scoreCorpus(loadPolicyFile(policy), corpus, { os: this.os, strict: this.strict });
-    } catch (err) {
-      if (!(err instanceof PolicyLoadError)) throw err;
-      this.context.stderr.write(`rampart: ${err.message}\n`);
-      return 2;
-    }
+    // A corpus or policy file that fails to load is a PolicyLoadError: file:line: reason, exit 2 (base.ts).
+    const corpus = loadCorpus(this.corpus);
+    const corpusName = corpus.name || this.corpus;
+    const score = scoreCorpus(loadPolicyFile(policy), corpus, { os: this.os, strict: this.strict });
     if (this.json) this.context.stdout.write(`${JSON.stringify({ corpus: this.corpus, policy, ...score })}\n`);
     else this.context.stdout.write(formatCorpusScore(score, corpusName, policy));
     if (this.minCoverage !== undefined && score.coverage < this.minCoverage) {

@@ -1,8 +1,8 @@
-import { Command, Option } from 'clipanion';
-import { serverAddress } from '../preload/settings.ts';
-import { isPort } from './options.ts';
+import { Command } from 'clipanion';
+import { serverAddress } from '../client/settings.ts';
+import { ServerClientCommand } from './base.ts';
 
-export class DoctorCommand extends Command {
+export class DoctorCommand extends ServerClientCommand {
   static override paths = [['doctor']];
 
   static override usage = Command.Usage({
@@ -21,12 +21,10 @@ export class DoctorCommand extends Command {
     ],
   });
 
-  port = Option.String('--port', { description: 'Port of rampart serve (default: 9090)', validator: isPort });
-  token = Option.String('--token', { description: 'Auth token (or set RAMPART_TOKEN)' });
 
-  async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     // Loaded on use: other commands should not pay for this one's modules at start-up.
-    const { runDoctor } = await import('../preload/doctor.ts');
+    const { runDoctor } = await import('../doctor/doctor.ts');
     const out = this.context.stdout;
     const ok = await runDoctor(serverAddress(this.port, process.env), this.token, (result) => {
       out.write(`${result.ok ? '✓' : '✗'} ${result.title}: ${result.detail}\n`);

@@ -1,8 +1,6 @@
 // Validators shared by every command that takes these flags (clipanion + typanion).
 import * as t from 'typanion';
-
-export const MODES = ['enforce', 'monitor', 'disabled'] as const;
-export type Mode = (typeof MODES)[number];
+import { MODES } from '../mode.ts';
 
 /** `--mode enforce|monitor|disabled` */
 export const isMode = t.isEnum(MODES);

@@ -1,8 +1,9 @@
 import { Command, Option, UsageError } from 'clipanion';
-import { flagOrEnv, resolveFailOpen, resolveMode, serverAddress } from '../preload/settings.ts';
-import { isMode, isPort } from './options.ts';
+import { DEFAULT_AGENT, flagOrEnv, resolveFailOpen, resolveMode, serverAddress } from '../client/settings.ts';
+import { ServerClientCommand } from './base.ts';
+import { isMode } from './options.ts';
 
-export class PreloadCommand extends Command {
+export class PreloadCommand extends ServerClientCommand {
   static override paths = [['preload']];
 
   static override usage = Command.Usage({
@@ -28,8 +29,6 @@ export class PreloadCommand extends Command {
     ],
   });
 
-  port = Option.String('--port', { description: 'Port for rampart serve (must match rampart serve --port) (default: 9090)', validator: isPort });
-  token = Option.String('--token', { description: 'Auth token (or set RAMPART_TOKEN)' });
   mode = Option.String('--mode', { description: 'Mode: enforce, monitor, or disabled (default: enforce)', validator: isMode });
   failOpen = Option.String('--fail-open', {
     tolerateBoolean: true,
@@ -41,11 +40,11 @@ export class PreloadCommand extends Command {
   serve = Option.Boolean('--serve', true, { description: 'Start rampart serve in the background if none answers at the default address (--no-serve: never)' });
   command = Option.Proxy({ name: 'command', required: 1 });
 
-  async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const env = process.env;
     const { failOpen, command } = resolveFailOpen(this.failOpen, this.command, env);
     const mode = resolveMode(this.mode, env);
-    const agent = flagOrEnv(this.agent, env.RAMPART_AGENT, 'preload');
+    const agent = flagOrEnv(this.agent, env.RAMPART_AGENT, DEFAULT_AGENT);
     const session = flagOrEnv(this.session, env.RAMPART_SESSION, `preload-${process.pid}`);
     if (command.length === 0 || command[0] === '') throw new UsageError('Missing the command to run: rampart preload [flags] -- <command> [args...]');
     if (agent.trim() === '') throw new UsageError('Invalid value for --agent: must not be empty');

@@ -1,8 +1,9 @@
 import { Command, Option } from 'clipanion';
+import { BaseCommand } from './base.ts';
 import type { ServeFlags } from '../server/serve.ts';
 import { isMode, isPort } from './options.ts';
 
-export class ServeCommand extends Command {
+export class ServeCommand extends BaseCommand {
   static override paths = [['serve']];
 
   static override usage = Command.Usage({
@@ -41,7 +42,7 @@ export class ServeCommand extends Command {
   token = Option.String('--token', { description: 'Bearer token clients must send (default: RAMPART_TOKEN, then ~/.rampart/token)' });
   background = Option.Boolean('--background,-b', false, { description: 'Start detached, wait until it answers, then return' });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { runServe } = await import('../server/serve.ts');
     const flags: ServeFlags = {
       addr: this.addr,

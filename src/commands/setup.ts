@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { Command, Option, UsageError } from 'clipanion';
+import { BaseCommand } from './base.ts';
 
-export class SetupCommand extends Command {
+export class SetupCommand extends BaseCommand {
   static override paths = [['setup']];
 
   static override usage = Command.Usage({
@@ -38,9 +39,9 @@ export class SetupCommand extends Command {
     description: 'Remove the wrapper (and put back what --force replaced)',
   });
 
-  override async execute(): Promise<number> {
-    const { checkLibrary, libraryTroubleshooting } = await import('../preload/library.ts');
-    const { installWrapper, removeWrapper, SetupRefusal } = await import('../setup/install.ts');
+  protected override async perform(): Promise<number> {
+    const { checkLibrary, libraryTroubleshooting } = await import('../client/library.ts');
+    const { installWrapper, removeWrapper } = await import('../setup/install.ts');
     const { AGENT_NAME, pathAdvice } = await import('../setup/wrapper.ts');
     const { stdout, stderr } = this.context;
     if (!AGENT_NAME.test(this.agent)) {
@@ -51,55 +52,48 @@ export class SetupCommand extends Command {
     if (this.remove && (this.bin !== undefined || this.force)) {
       throw new UsageError('--remove takes no --bin or --force');
     }
-    try {
-      if (this.remove) {
-        const result = removeWrapper(this.agent);
-        if (!result.removed && !result.restored) stdout.write(`no rampart wrapper at ${result.path}; nothing to remove\n`);
-        if (result.removed) stdout.write(`removed the rampart wrapper ${result.path}\n`);
-        if (result.restored) stdout.write(`put back the file it had replaced at ${result.restored}\n`);
-        return 0;
-      }
-
-      const library = checkLibrary();
-      if (!library.ok) {
-        stderr.write(`${libraryTroubleshooting(library).join('\n')}\n`);
-        stderr.write(`rampart: not installing the ${this.agent} wrapper: it would fail on every run without the library\n`);
-        return 1;
-      }
-
-      const cli = fs.realpathSync(process.argv[1] ?? '');
-      const envPath = this.context.env.PATH ?? process.env.PATH;
-      const result = installWrapper({
-        agent: this.agent,
-        node: process.execPath,
-        cli,
-        bin: this.bin,
-        force: this.force,
-        envPath,
-      });
-      if (result.replacedBackup) stdout.write(`moved the existing ${result.path} to ${result.replacedBackup}\n`);
-      const what = result.fixed
-        ? result.runs
-        : result.runs
-          ? `the first ${this.agent} on PATH (now ${result.runs})`
-          : `the first ${this.agent} on PATH (none found yet)`;
-      stdout.write(
-        `${result.updated ? 'updated' : 'installed'} ${result.path}: runs ${what} under rampart preload --agent ${this.agent}\n`,
-      );
-      stdout.write(`${pathAdvice(this.agent, envPath)}\n`);
-      if (cli.includes('/_npx/')) {
-        stderr.write(
-          `rampart: warning: the wrapper calls ${cli}, which is in the npx cache and may be cleaned up; ` +
-            'install rampart (npm install -g rampart) and run setup again for a stable path\n',
-        );
-      }
+    // A refusal (SetupRefusal) is one line and exit 1 (base.ts).
+    if (this.remove) {
+      const result = removeWrapper(this.agent);
+      if (!result.removed && !result.restored) stdout.write(`no rampart wrapper at ${result.path}; nothing to remove\n`);
+      if (result.removed) stdout.write(`removed the rampart wrapper ${result.path}\n`);
+      if (result.restored) stdout.write(`put back the file it had replaced at ${result.restored}\n`);
       return 0;
-    } catch (error) {
-      if (error instanceof SetupRefusal) {
-        stderr.write(`rampart: ${error.message}\n`);
-        return 1;
-      }
-      throw error;
     }
+
+    const library = checkLibrary();
+    if (!library.ok) {
+      stderr.write(`${libraryTroubleshooting(library).join('\n')}\n`);
+      stderr.write(`rampart: not installing the ${this.agent} wrapper: it would fail on every run without the library\n`);
+      return 1;
+    }
+
+    const cli = fs.realpathSync(process.argv[1] ?? '');
+    const envPath = this.context.env.PATH ?? process.env.PATH;
+    const result = installWrapper({
+      agent: this.agent,
+      node: process.execPath,
+      cli,
+      bin: this.bin,
+      force: this.force,
+      envPath,
+    });
+    if (result.replacedBackup) stdout.write(`moved the existing ${result.path} to ${result.replacedBackup}\n`);
+    const what = result.fixed
+      ? result.runs
+      : result.runs
+        ? `the first ${this.agent} on PATH (now ${result.runs})`
+        : `the first ${this.agent} on PATH (none found yet)`;
+    stdout.write(
+      `${result.updated ? 'updated' : 'installed'} ${result.path}: runs ${what} under rampart preload --agent ${this.agent}\n`,
+    );
+    stdout.write(`${pathAdvice(this.agent, envPath)}\n`);
+    if (cli.includes('/_npx/')) {
+      stderr.write(
+        `rampart: warning: the wrapper calls ${cli}, which is in the npx cache and may be cleaned up; ` +
+          'install rampart (npm install -g rampart) and run setup again for a stable path\n',
+      );
+    }
+    return 0;
   }
 }

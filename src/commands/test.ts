@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import { Command, Option } from 'clipanion';
+import { BaseCommand } from './base.ts';
 // The engine and its YAML parser load only when this command runs (CLI start-up stays short).
 type Engine = typeof import('../policy/index.ts') & typeof import('../policy/report.ts');
 
-export class TestCommand extends Command {
+export class TestCommand extends BaseCommand {
   static override paths = [['test']];
 
   static override usage = Command.Usage({
@@ -32,15 +33,10 @@ export class TestCommand extends Command {
   json = Option.Boolean('--json', false, { description: 'Print the result as JSON' });
   target = Option.String({ name: 'command-or-suite' });
 
-  async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const engine: Engine = { ...(await import('../policy/index.ts')), ...(await import('../policy/report.ts')) };
-    try {
-      return /\.ya?ml$/i.test(this.target) && fs.existsSync(this.target) ? this.runSuiteFile(engine) : this.checkCommand(engine);
-    } catch (err) {
-      if (!(err instanceof engine.PolicyLoadError)) throw err;
-      this.context.stderr.write(`rampart: policy error: ${err.message}\n`);
-      return 2;
-    }
+    // A policy file that fails to load is a PolicyLoadError: file:line: reason, exit 2 (base.ts).
+    return /\.ya?ml$/i.test(this.target) && fs.existsSync(this.target) ? this.runSuiteFile(engine) : this.checkCommand(engine);
   }
 
   private checkCommand({ evaluate, loadPolicyFile, loadServePolicies, formatDecision }: Engine): number {

@@ -1,8 +1,10 @@
 import { Command, Option, UsageError } from 'clipanion';
+import { BaseCommand } from './base.ts';
 import * as t from 'typanion';
 import { isPort } from './options.ts';
 
-export class WrapCommand extends Command {
+export class WrapCommand extends BaseCommand {
+  protected override errorPrefix = 'rampart wrap';
   static override paths = [['wrap']];
 
   static override usage = Command.Usage({
@@ -41,8 +43,8 @@ export class WrapCommand extends Command {
   auditDir = Option.String('--audit-dir', { description: 'Audit log directory for the server wrap starts' });
   command = Option.Proxy({ name: 'command', required: 1 });
 
-  override async execute(): Promise<number> {
-    const { runWrapped, WrapError } = await import('../wrap/session.ts');
+  protected override async perform(): Promise<number> {
+    const { runWrapped } = await import('../wrap/session.ts');
     const command = this.command[0] === '--' ? this.command.slice(1) : this.command;
     if (command.length === 0 || command[0] === '') {
       throw new UsageError('Missing the command to run: rampart wrap [flags] -- <command> [args...]');
@@ -50,24 +52,16 @@ export class WrapCommand extends Command {
     if (this.port !== undefined && (this.config !== undefined || this.auditDir !== undefined)) {
       throw new UsageError('--config and --audit-dir are for the server wrap starts; with --port the running server decides');
     }
-    try {
-      return await runWrapped({
-        mode: this.mode,
-        port: this.port === undefined ? undefined : Number(this.port),
-        token: this.token,
-        config: this.config,
-        auditDir: this.auditDir,
-        command,
-        env: process.env,
-        cwd: process.cwd(),
-        stderr: this.context.stderr,
-      });
-    } catch (error) {
-      if (error instanceof WrapError) {
-        this.context.stderr.write(`rampart wrap: ${error.message}\n`);
-        return 1;
-      }
-      throw error;
-    }
+    return runWrapped({
+      mode: this.mode,
+      port: this.port === undefined ? undefined : Number(this.port),
+      token: this.token,
+      config: this.config,
+      auditDir: this.auditDir,
+      command,
+      env: process.env,
+      cwd: process.cwd(),
+      stderr: this.context.stderr,
+    });
   }
 }

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type * as Binding from '../../native/binding.cjs';
+import { RampartError } from '../errors.ts';
 import { packageRoot } from '../util/paths.ts';
 import { VERSION } from '../version.ts';
 
@@ -96,9 +97,7 @@ export interface ExecutableInfo {
 }
 
 /** The addon cannot be loaded (platform package missing, addon not built or out of date). */
-export class NativeUnavailableError extends Error {
-  override name = 'NativeUnavailableError';
-}
+export class NativeUnavailableError extends RampartError {}
 
 type NativeBinding = typeof Binding;
 

@@ -20,9 +20,9 @@ import {
   probesFor,
   setOf,
   type Edit,
-} from '../policy/overrides.ts';
+} from './rules.ts';
 import { PolicyLoadError, type Decision } from '../policy/types.ts';
-import { request, ReplyTooLargeError, TransportError } from '../preload/http.ts';
+import { request, ReplyTooLargeError, TransportError } from '../client/http.ts';
 import { rampartHome } from '../util/paths.ts';
 import { singleQuote } from '../util/quote.ts';
 import { resolveClientToken } from '../util/token.ts';

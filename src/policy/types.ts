@@ -2,6 +2,9 @@
 // policy commands. Parse, evaluate and transport never reach into each other: the server
 // only calls loadPolicies() and evaluate() with these types.
 
+import { RampartError } from '../errors.ts';
+import { EXIT_POLICY_ERROR } from '../exit-codes.ts';
+
 export type Action = 'allow' | 'deny' | 'ask' | 'watch' | 'webhook';
 
 /** One tool call to decide on (policy-format.md §2.1). */
@@ -39,13 +42,12 @@ export interface EvaluateOptions {
 }
 
 /** A policy file that failed to load: names the file, the line and what is wrong. */
-export class PolicyLoadError extends Error {
+export class PolicyLoadError extends RampartError {
   constructor(
     readonly file: string,
     readonly line: number | undefined,
     readonly reason: string,
   ) {
-    super(`${file}${line !== undefined ? `:${line}` : ''}: ${reason}`);
-    this.name = 'PolicyLoadError';
+    super(`${file}${line !== undefined ? `:${line}` : ''}: ${reason}`, EXIT_POLICY_ERROR);
   }
 }

@@ -2,36 +2,31 @@
 // command itself (this process is not preloaded, so nobody else would), then run the command
 // with librampart.so preloaded and hand back its exit code.
 import type { Writable } from 'node:stream';
+import { guardedEnvironment } from '../client/environment.ts';
+import { checkLibrary, libraryTroubleshooting } from '../client/library.ts';
+import { checkHealth, preflight, startBackgroundServer, type Verdict } from '../client/policy-server.ts';
+import type { PreloadSettings } from '../client/settings.ts';
+import { EXIT_BLOCKED, EXIT_FAILED, EXIT_NOT_FOUND } from '../exit-codes.ts';
 import { resolveCommand } from '../native/index.ts';
-import { resolveClientToken, TokenError, type ClientToken } from '../util/token.ts';
-import { runChild } from './child.ts';
-import { childEnvironment } from './environment.ts';
-import { checkLibrary, libraryTroubleshooting } from './library.ts';
+import { runChild } from '../util/process.ts';
 import { shellQuote } from '../util/quote.ts';
+import { resolveClientToken, TokenError, type ClientToken } from '../util/token.ts';
 import { Reporter } from './report.ts';
-import { checkHealth, preflight, startBackgroundServer, type Verdict } from './server.ts';
-import type { PreloadSettings } from './settings.ts';
-import { urlForChild } from './settings.ts';
 import { unprotectablePrograms } from './target.ts';
-
-/** Exit codes (product page): the command's own; 126 blocked; 127 not found; 1 setup failed. */
-export const EXIT_BLOCKED = 126;
-export const EXIT_NOT_FOUND = 127;
-export const EXIT_SETUP_FAILED = 1;
 
 export async function runPreload(settings: PreloadSettings, stderr: Writable, cwd = process.cwd()): Promise<number> {
   const say = new Reporter(stderr, settings.debug);
-  const url = urlForChild(settings.address.url);
+  const url = settings.address.childUrl;
 
   const library = checkLibrary();
   if (!library.ok) {
     say.text(libraryTroubleshooting(library));
-    return EXIT_SETUP_FAILED;
+    return EXIT_FAILED;
   }
   say.debug(`library: ${library.path} (found in ${library.origin}; verified, version ${library.version})`);
   if (/[:\s]/.test(library.path)) {
     say.say(`cannot preload ${library.path}: LD_PRELOAD cannot hold a path containing ':' or spaces; install the library with: rampart lib install`);
-    return EXIT_SETUP_FAILED;
+    return EXIT_FAILED;
   }
 
   const command = settings.command;
@@ -52,7 +47,7 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
   } catch (err) {
     // An unreadable, empty or damaged token: the message says which and how to fix it.
     say.say(err instanceof TokenError ? err.message : `${(err as Error).message}; pass --token or set RAMPART_TOKEN`);
-    return EXIT_SETUP_FAILED;
+    return EXIT_FAILED;
   }
 
   let verdict: Verdict | undefined;
@@ -70,7 +65,7 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
     const server = await ensureServer(settings, say);
     if (server === 'failed-to-start') {
       void early.catch(() => {});
-      return EXIT_SETUP_FAILED;
+      return EXIT_FAILED;
     }
     if (server === 'started') {
       token = readTokenQuietly(settings.tokenFlag) ?? token;
@@ -101,7 +96,11 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
     }
   }
 
-  const env = childEnvironment(process.env, settings, library.path, token?.token);
+  const env = guardedEnvironment(
+    process.env,
+    { url, token: token?.token, mode: settings.mode, failOpen: settings.failOpen, agent: settings.agent, session: settings.session, debug: settings.debug },
+    library.path,
+  );
   const outcome = await runChild(target.path, command, env, cwd);
   switch (outcome.kind) {
     case 'exited':
@@ -128,7 +127,7 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
  */
 async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<'running' | 'started' | 'absent' | 'failed-to-start'> {
   const { url: base, source, port } = settings.address;
-  const url = urlForChild(base);
+  const url = settings.address.childUrl;
   const health = await checkHealth(base);
   if (health.state === 'ok') {
     say.debug(`server: ${url} healthy (mode ${health.mode}, version ${health.version})`);
@@ -174,10 +173,10 @@ function judgeTopLevel(verdict: Verdict, settings: PreloadSettings, say: Reporte
       if (settings.failOpen) {
         // A server that passed the health check but failed this check (5xx, timeout): the
         // command runs unchecked, which must not go unsaid.
-        if (!warnedUnchecked) say.warn(`policy server at ${urlForChild(settings.address.url)} did not decide (${verdict.reason}); running ${settings.command[0]} unchecked (--fail-open=true)`);
+        if (!warnedUnchecked) say.warn(`policy server at ${settings.address.childUrl} did not decide (${verdict.reason}); running ${settings.command[0]} unchecked (--fail-open=true)`);
         return undefined;
       }
-      say.blocked(`policy server unreachable at ${urlForChild(settings.address.url)} (${verdict.reason}) and --fail-open=false`);
+      say.blocked(`policy server unreachable at ${settings.address.childUrl} (${verdict.reason}) and --fail-open=false`);
       return EXIT_BLOCKED;
     case 'invalid':
       say.debug(`top-level check: ${verdict.reason}`);

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { UsageError } from 'clipanion';
-import type { Mode } from '../commands/options.ts';
+import type { Mode } from '../mode.ts';
+import { SettingsError } from '../errors.ts';
 import { PolicyLoadError } from '../policy/types.ts';
 import { rampartHome } from '../util/paths.ts';
 import { resolveServerToken, TokenError } from '../util/token.ts';
@@ -56,7 +56,7 @@ function alreadyRunning(home: string): string | undefined {
 }
 
 export async function runServe(flags: ServeFlags, background: boolean, streams: Streams): Promise<number> {
-  if (net.isIP(flags.addr) === 0) throw new UsageError(`--addr must be an IP address such as 127.0.0.1, got "${flags.addr}"`);
+  if (net.isIP(flags.addr) === 0) throw new SettingsError(`--addr must be an IP address such as 127.0.0.1, got "${flags.addr}"`);
   const home = rampartHome();
   const running = alreadyRunning(home);
   if (running) {

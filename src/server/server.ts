@@ -11,7 +11,7 @@ import { ulid } from '../audit/ulid.ts';
 import { EngineState, evaluate } from '../policy/evaluate.ts';
 import { loadServePolicies, missingWatchTargets, watchTargets, type PolicySet, type ServeStoreOptions } from '../policy/load.ts';
 import type { Decision, ToolCall } from '../policy/types.ts';
-import type { Mode } from '../commands/options.ts';
+import type { Mode } from '../mode.ts';
 import { VERSION } from '../version.ts';
 import { bearerAuth } from './auth.ts';
 import { badRequest, errorResponse, notFound, tooManyRequests } from './errors.ts';

@@ -180,7 +180,7 @@ export function stripLeadingComments(command: string): string {
  * a client that sends `ls` in one field and `rm -rf /` in another gets a 400, never a decision
  * on the harmless one.
  */
-function resolveCommand(req: PreflightRequestV1): string | undefined {
+function canonicalCommand(req: PreflightRequestV1): string | undefined {
   const found: Array<[string, string]> = [];
   const take = (where: string, value: unknown, base64 = false) => {
     if (value === undefined || value === null) return;
@@ -225,7 +225,7 @@ export function toToolCall(tool: string, req: PreflightRequestV1): ToolCall {
   let params: Record<string, unknown>;
   let input = req.input;
   if (tool.trim().toLowerCase() === 'exec') {
-    const command = resolveCommand(req);
+    const command = canonicalCommand(req);
     // `command` stays (and is overwritten below) when there is a canonical command.
     params = withoutAliases(req.params, command === undefined ? undefined : 'command');
     if (input) input = withoutAliases(input);

@@ -1,6 +1,7 @@
 // Installing and removing the `rampart setup <agent>` wrapper. Every refusal is a SetupRefusal
 // whose message says what is wrong and what to do; the command turns it into exit code 1.
 import fs from 'node:fs';
+import { RampartError } from '../errors.ts';
 import path from 'node:path';
 import {
   backupPath,
@@ -11,7 +12,7 @@ import {
   type WrapperSpec,
 } from './wrapper.ts';
 
-export class SetupRefusal extends Error {}
+export class SetupRefusal extends RampartError {}
 
 export interface InstallOptions {
   agent: string;

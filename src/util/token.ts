@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { RampartError } from '../errors.ts';
 import { rampartHome } from './paths.ts';
 
 export interface ServerToken {
@@ -22,9 +23,7 @@ export function tokenPath(home: string = rampartHome()): string {
 }
 
 /** A token that exists but cannot be used: the message says which and how to fix it. */
-export class TokenError extends Error {
-  override name = 'TokenError';
-}
+export class TokenError extends RampartError {}
 
 /** What an Authorization header and an environment variable can both carry. */
 const USABLE_TOKEN = /^[\x21-\x7e]+$/;

@@ -11,12 +11,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runChild } from '../preload/child.ts';
-import { preloadValue } from '../preload/environment.ts';
-import { checkLibrary } from '../preload/library.ts';
-import { checkHealth } from '../preload/server.ts';
+import { guardedEnvironment } from '../client/environment.ts';
+import { checkLibrary } from '../client/library.ts';
+import { checkHealth } from '../client/policy-server.ts';
+import { RampartError } from '../errors.ts';
 import { startServer, type RunningServer } from '../server/server.ts';
 import { rampartHome } from '../util/paths.ts';
+import { runChild } from '../util/process.ts';
 import { resolveClientToken, TokenError } from '../util/token.ts';
 import { renderShim } from './shim.ts';
 
@@ -34,7 +35,7 @@ export interface WrapOptions {
 }
 
 /** A problem that stops wrap before the command runs; the message is for the user. */
-export class WrapError extends Error {}
+export class WrapError extends RampartError {}
 
 const SHIM_TIMEOUT_SECONDS = 5;
 
@@ -155,20 +156,15 @@ function writeShims(options: WrapOptions, server: PolicyServer, session: string)
 }
 
 function agentEnvironment(options: WrapOptions, server: PolicyServer, shims: ShimDir, session: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...options.env };
+  let env: NodeJS.ProcessEnv = { ...options.env };
   delete env.RAMPART_TOKEN;
   env.SHELL = shims.shell;
   if (env.CLAUDE_CODE_SHELL !== undefined) env.CLAUDE_CODE_SHELL = shims.shell;
   env.PATH = env.PATH ? `${shims.binDir}${path.delimiter}${env.PATH}` : shims.binDir;
   const library = checkLibrary();
   if (library.ok) {
-    env.LD_PRELOAD = preloadValue(library.path, env.LD_PRELOAD);
-    env.RAMPART_URL = server.url;
-    if (server.token) env.RAMPART_TOKEN = server.token;
-    env.RAMPART_MODE = options.mode;
-    env.RAMPART_FAIL_OPEN = options.mode === 'enforce' ? '0' : '1';
-    env.RAMPART_AGENT = 'wrap';
-    env.RAMPART_SESSION = session;
+    const guard = { url: server.url, token: server.token, mode: options.mode, failOpen: options.mode !== 'enforce', agent: 'wrap', session, debug: false };
+    env = guardedEnvironment(env, guard, library.path);
   } else {
     options.stderr.write(
       `rampart wrap: no preload (${library.headline}); only \`$SHELL -c\` / \`bash -c\` / \`sh -c\` commands are checked ` +

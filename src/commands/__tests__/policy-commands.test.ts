@@ -104,7 +104,7 @@ test('rampart test reports a broken policy file with file:line: reason and exit 
   fs.writeFileSync(file, 'policies:\n  - name: a\n    rules:\n      - action: require_approval\n');
   const result = await rampart(['test', '--config', file, 'ls']);
   t.is(result.code, 2);
-  t.is(result.stderr.trim(), `rampart: policy error: ${file}:4: policy "a" rules[0]: action "require_approval" was removed in v0.9.9; use "ask"`);
+  t.is(result.stderr.trim(), `rampart: ${file}:4: policy "a" rules[0]: action "require_approval" was removed in v0.9.9; use "ask"`);
 });
 
 test('rampart bench prints the weighted coverage and misses; --min-coverage sets the exit code', async (t) => {

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../base.ts';
 import * as t from 'typanion';
 import { rampartHome } from '../../util/paths.ts';
 
-export class AuditTailCommand extends Command {
+export class AuditTailCommand extends BaseCommand {
   static override paths = [['audit', 'tail']];
 
   static override usage = Command.Usage({
@@ -27,7 +28,7 @@ export class AuditTailCommand extends Command {
   json = Option.Boolean('--json', false, { description: 'Print the stored JSON records (one per line)' });
   auditDir = Option.String('--audit-dir', { description: 'Audit directory (default: ~/.rampart/audit)' });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { formatRecord, tailAudit } = await import('../../audit/tail.ts');
     const dir = path.resolve(this.auditDir ?? path.join(rampartHome(), 'audit'));
     const records = tailAudit(dir, this.lines);

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../base.ts';
 import { rampartHome } from '../../util/paths.ts';
 
-export class AuditVerifyCommand extends Command {
+export class AuditVerifyCommand extends BaseCommand {
   static override paths = [['audit', 'verify']];
 
   static override usage = Command.Usage({
@@ -23,7 +24,7 @@ export class AuditVerifyCommand extends Command {
 
   auditDir = Option.String('--audit-dir', { description: 'Audit directory (default: ~/.rampart/audit)' });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { verifyAuditDir } = await import('../../audit/verify.ts');
     const { stdout, stderr } = this.context;
     const dir = path.resolve(this.auditDir ?? path.join(rampartHome(), 'audit'));

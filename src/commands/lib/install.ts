@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../base.ts';
 import {
   defaultLibraryDir,
   installLibrary,
@@ -9,7 +10,7 @@ import {
 } from '../../native/index.ts';
 import { describeNotFound } from '../../native/report.ts';
 
-export class LibInstallCommand extends Command {
+export class LibInstallCommand extends BaseCommand {
   static override paths = [['lib', 'install']];
 
   static override usage = Command.Usage({
@@ -40,7 +41,7 @@ export class LibInstallCommand extends Command {
     description: 'Replace a newer installed library, or install a library of another version',
   });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { stdout, stderr } = this.context;
     const dir = path.resolve(this.dir ?? defaultLibraryDir());
     try {

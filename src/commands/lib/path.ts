@@ -1,8 +1,9 @@
 import { Command } from 'clipanion';
-import { libraryFileName, locateLibrary, NativeUnavailableError, verifyLibrary } from '../../native/index.ts';
+import { BaseCommand } from '../base.ts';
+import { libraryFileName, locateLibrary, verifyLibrary } from '../../native/index.ts';
 import { describeNotFound } from '../../native/report.ts';
 
-export class LibPathCommand extends Command {
+export class LibPathCommand extends BaseCommand {
   static override paths = [['lib', 'path']];
 
   static override usage = Command.Usage({
@@ -21,9 +22,8 @@ export class LibPathCommand extends Command {
     ],
   });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { stdout, stderr } = this.context;
-    try {
       const { found, searched } = locateLibrary();
       if (!found) {
         stderr.write(describeNotFound(libraryFileName(), searched).join('\n') + '\n');
@@ -35,10 +35,5 @@ export class LibPathCommand extends Command {
         stderr.write(`warning: ${found.path} is not usable (see rampart lib verify): ${report.problems.join(' ')}\n`);
       }
       return 0;
-    } catch (error) {
-      if (!(error instanceof NativeUnavailableError)) throw error;
-      stderr.write(`rampart: ${error.message}\n`);
-      return 1;
-    }
   }
 }

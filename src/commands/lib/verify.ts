@@ -1,8 +1,9 @@
 import { Command, Option } from 'clipanion';
-import { libraryFileName, locateLibrary, NativeUnavailableError, verifyLibrary } from '../../native/index.ts';
+import { BaseCommand } from '../base.ts';
+import { libraryFileName, locateLibrary, verifyLibrary } from '../../native/index.ts';
 import { describeLibraryReport, describeNotFound } from '../../native/report.ts';
 
-export class LibVerifyCommand extends Command {
+export class LibVerifyCommand extends BaseCommand {
   static override paths = [['lib', 'verify']];
 
   static override usage = Command.Usage({
@@ -26,9 +27,8 @@ export class LibVerifyCommand extends Command {
 
   library = Option.String({ name: 'path', required: false });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { stdout, stderr } = this.context;
-    try {
       let target = this.library;
       if (target === undefined) {
         const { found, searched } = locateLibrary();
@@ -42,10 +42,5 @@ export class LibVerifyCommand extends Command {
       const report = verifyLibrary(target);
       stdout.write(this.json ? JSON.stringify(report) + '\n' : describeLibraryReport(report).join('\n') + '\n');
       return report.ok ? 0 : 1;
-    } catch (error) {
-      if (!(error instanceof NativeUnavailableError)) throw error;
-      stderr.write(`rampart: ${error.message}\n`);
-      return 1;
-    }
   }
 }

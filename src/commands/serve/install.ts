@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option, UsageError } from 'clipanion';
+import { BaseCommand } from '../base.ts';
 import { isMode, isPort } from '../options.ts';
 import { rampartHome } from '../../util/paths.ts';
 import {
@@ -16,7 +17,7 @@ import {
   type ServeInvocation,
 } from '../../setup/service.ts';
 
-export class ServeInstallCommand extends Command {
+export class ServeInstallCommand extends BaseCommand {
   static override paths = [['serve', 'install']];
 
   static override usage = Command.Usage({
@@ -44,7 +45,7 @@ export class ServeInstallCommand extends Command {
   force = Option.Boolean('--force', false, { description: 'Replace a service file that rampart did not write' });
   start = Option.Boolean('--start', true, { description: 'Enable and start the service (--no-start: only write the file)' });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { stdout, stderr } = this.context;
     const kind = serviceKind();
     if (!kind) {

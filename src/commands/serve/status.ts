@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../base.ts';
 
-export class ServeStatusCommand extends Command {
+export class ServeStatusCommand extends BaseCommand {
   static override paths = [['serve', 'status']];
 
   static override usage = Command.Usage({
@@ -19,7 +20,7 @@ export class ServeStatusCommand extends Command {
 
   json = Option.Boolean('--json', false, { description: 'Print one JSON object instead of text' });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { serverStatus } = await import('../../server/control.ts');
     return serverStatus(this.json, this.context);
   }

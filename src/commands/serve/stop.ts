@@ -1,6 +1,7 @@
 import { Command } from 'clipanion';
+import { BaseCommand } from '../base.ts';
 
-export class ServeStopCommand extends Command {
+export class ServeStopCommand extends BaseCommand {
   static override paths = [['serve', 'stop']];
 
   static override usage = Command.Usage({
@@ -14,7 +15,7 @@ export class ServeStopCommand extends Command {
     examples: [['Stop the background server', '$0 serve stop']],
   });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { stopServer } = await import('../../server/control.ts');
     return stopServer(this.context);
   }

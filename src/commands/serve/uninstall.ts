@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { Command } from 'clipanion';
+import { BaseCommand } from '../base.ts';
 import {
   isOurServiceFile,
   managerAvailable,
@@ -9,7 +10,7 @@ import {
   serviceKind,
 } from '../../setup/service.ts';
 
-export class ServeUninstallCommand extends Command {
+export class ServeUninstallCommand extends BaseCommand {
   static override paths = [['serve', 'uninstall']];
 
   static override usage = Command.Usage({
@@ -22,7 +23,7 @@ export class ServeUninstallCommand extends Command {
     examples: [['Remove the background server', '$0 serve uninstall']],
   });
 
-  override async execute(): Promise<number> {
+  protected override async perform(): Promise<number> {
     const { stdout, stderr } = this.context;
     const kind = serviceKind();
     if (!kind) {

@@ -3,14 +3,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { guardedEnvironment } from '../client/environment.ts';
+import { request, parseObject, ReplyTooLargeError, TransportError } from '../client/http.ts';
+import { checkLibrary } from '../client/library.ts';
+import { checkHealth, preflight } from '../client/policy-server.ts';
+import { endpoint, type ServerAddress } from '../client/settings.ts';
+import { runCapturingStderr } from '../util/process.ts';
 import { resolveClientToken, type ClientToken } from '../util/token.ts';
-import { runCapturingStderr } from './child.ts';
-import { childEnvironment } from './environment.ts';
-import { request, parseObject, ReplyTooLargeError, TransportError } from './http.ts';
-import { checkLibrary } from './library.ts';
-import { checkHealth, preflight } from './server.ts';
-import type { PreloadSettings, ServerAddress } from './settings.ts';
-import { endpoint, urlForChild } from './settings.ts';
 
 export interface CheckResult {
   ok: boolean;
@@ -31,7 +30,7 @@ export async function runDoctor(address: ServerAddress, tokenFlag: string | unde
     allOk &&= result.ok;
     report(result);
   };
-  const url = urlForChild(address.url);
+  const url = address.childUrl;
   const fixLibrary = 'rampart lib install (or build it: cargo build --release -p rampart-preload, then copy target/release/librampart.so to ~/.rampart/lib/)';
 
   const library = checkLibrary();
@@ -103,19 +102,10 @@ export async function runDoctor(address: ServerAddress, tokenFlag: string | unde
     for (const title of ['allowed probe', 'denied probe']) skipped(title, 'no usable librampart.so');
     return allOk;
   }
-  const settings: PreloadSettings = {
-    command: [],
-    address,
-    mode: 'enforce',
-    failOpen: false,
-    agent: 'doctor',
-    session,
-    debug: true,
-    autostart: false,
-  };
+
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rampart-doctor-'));
   try {
-    const env = childEnvironment(process.env, settings, library.path, token?.token);
+    const env = guardedEnvironment(process.env, { url, token: token?.token, mode: 'enforce', failOpen: false, agent: 'doctor', session, debug: true }, library.path);
     const allowed = await runProbe(['/bin/sh', '-c', ALLOWED_PROBE], env, workDir);
     const intercepted = allowed.stderr.includes('rampart_preload: intercepted');
     record({

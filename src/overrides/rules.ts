@@ -8,12 +8,12 @@
 // spelling is used; every candidate is proven through evaluate() before it is offered.
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
-import { evaluate } from './evaluate.ts';
-import type { PolicySet } from './load.ts';
-import { parsePolicyDocument } from './load.ts';
-import type { Policy, PolicyFile, Rule } from './model.ts';
-import { normalize } from './shell.ts';
-import { YamlReader } from './yaml-reader.ts';
+import { evaluate } from '../policy/evaluate.ts';
+import type { PolicySet } from '../policy/load.ts';
+import { parsePolicyDocument } from '../policy/load.ts';
+import type { Policy, PolicyFile, Rule } from '../policy/model.ts';
+import { normalize } from '../policy/shell.ts';
+import { YamlReader } from '../policy/yaml-reader.ts';
 
 export const OVERRIDES_FILE_NAME = 'user-overrides.yaml';
 export const OVERRIDES_POLICY_NAME = 'user-overrides';

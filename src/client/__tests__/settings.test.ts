@@ -5,7 +5,7 @@ import test from 'ava';
 import { preloadValue } from '../environment.ts';
 import { shellQuote, singleQuote } from '../../util/quote.ts';
 import { endpoint, resolveFailOpen, serverAddress } from '../settings.ts';
-import { oneLine } from '../report.ts';
+import { oneLine } from '../../util/text.ts';
 import { topLevelKeys } from '../http.ts';
 
 test('argv is quoted the way librampart.so quotes it (product page: /bin/bash -c "ls -la")', (t) => {
@@ -34,7 +34,7 @@ test('--fail-open: every spelling, and a bad value is a usage error', (t) => {
   t.deepEqual(resolveFailOpen(true, ['x']), { failOpen: true, command: ['x'] });
   t.deepEqual(resolveFailOpen(true, ['false', '--', 'x']), { failOpen: false, command: ['x'] });
   t.deepEqual(resolveFailOpen(true, ['false']), { failOpen: false, command: [] });
-  t.throws(() => resolveFailOpen('maybe', ['x']), { message: /expected true or false \(got "maybe"\)/ });
+  t.throws(() => resolveFailOpen('maybe', ['x']), { message: /expected 1, true, yes, on or 0, false, no, off \(got "maybe"\)/ });
 });
 
 test('LD_PRELOAD: ours first, others kept, no second librampart.so', (t) => {
@@ -48,9 +48,9 @@ test('server URL precedence: --port, then RAMPART_URL, then the default (the onl
   const fromEnv = serverAddress(undefined, { RAMPART_URL: 'http://127.0.0.1:1234' });
   t.is(fromEnv.source, 'env');
   t.is(fromEnv.port, 1234);
-  t.deepEqual({ ...serverAddress(undefined, {}), url: undefined }, { url: undefined, source: 'default', port: 9090 });
-  t.throws(() => serverAddress(undefined, { RAMPART_URL: 'http://u:p@127.0.0.1:1' }), { message: /must not carry a user or password/ });
-  t.throws(() => serverAddress(undefined, { RAMPART_URL: 'not a url' }), { message: /RAMPART_URL is not a URL/ });
+  t.deepEqual({ ...serverAddress(undefined, {}), url: undefined }, { url: undefined, childUrl: 'http://127.0.0.1:9090', source: 'default', port: 9090 });
+  t.throws(() => serverAddress(undefined, { RAMPART_URL: 'http://u:p@127.0.0.1:1' }), { message: /must not contain user:password@/ });
+  t.throws(() => serverAddress(undefined, { RAMPART_URL: 'not a url' }), { message: /RAMPART_URL is invalid: contains whitespace/ });
 });
 
 test('endpoints are appended to the server URL like librampart.so does (a path prefix is kept)', (t) => {

@@ -1,6 +1,6 @@
 // Talking to `rampart serve`: is it there (GET /healthz), what does it say about a command
 // (POST /v1/preflight/exec), and starting one in the background when nobody answers.
-import { runCapturingStderr } from './child.ts';
+import { runCapturingStderr } from '../util/process.ts';
 import { request, parseObject, ReplyTooLargeError, topLevelKeys, TransportError } from './http.ts';
 import { endpoint } from './settings.ts';
 
