@@ -49,7 +49,7 @@ test('every folder of src/ imports only the layers docs/architecture.md allows',
     const allowed = MAY_IMPORT[from];
     t.not(allowed, undefined, `${path.relative(repoRoot, file)}: the layer "${from}" is not in the table`);
     const text = fs.readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/(?:from\s+|import\()\s*'(\.[^']+)'/g)) {
+    for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)'(\.[^']+)'/g)) {
       const target = path.resolve(path.dirname(file), match[1]!);
       if (!target.startsWith(src + path.sep)) continue;
       imports++;
