@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { isSeq, type Node } from 'yaml';
 import { builtinPolicyPath } from '../util/paths.ts';
-import { compileDomainGlob, compileGlob, compilePathGlob, countGlobstars, GlobSet, type Glob } from './glob.ts';
+import { checkedGlob, globList, parseGoDuration } from './fields.ts';
+import { compileDomainGlob, compileGlob, compilePathGlob, GlobSet, type Glob } from './glob.ts';
 import type { Condition, Policy, PolicyFile, Rule, TestCase } from './model.ts';
 import { PolicyLoadError, type Action } from './types.ts';
 import { MAX_FILE_BYTES, YamlReader } from './yaml-reader.ts';
@@ -35,8 +36,6 @@ export interface ServeStoreOptions {
 }
 
 export const BUILTIN_SOURCE = 'builtin:standard';
-const MAX_GLOB_BYTES = 8192;
-const MAX_GLOBSTAR_PATTERN_BYTES = 256;
 const ACTIONS: Record<string, Action> = { allow: 'allow', deny: 'deny', ask: 'ask', watch: 'watch', log: 'watch', webhook: 'webhook' };
 const DEFAULT_ACTIONS: Record<string, Action> = { allow: 'allow', deny: 'deny', ask: 'ask', watch: 'watch', log: 'watch' };
 
@@ -233,22 +232,6 @@ function globField(reader: YamlReader, node: Node | null | undefined, where: str
   return checkedGlob(reader, node ?? null, value.trim() === '' ? '*' : value, where);
 }
 
-function checkedGlob(reader: YamlReader, node: Node | null, pattern: string, where: string, compile = compileGlob): Glob {
-  const bytes = Buffer.byteLength(pattern);
-  if (bytes > MAX_GLOB_BYTES) reader.fail(node, `${where}: pattern is ${bytes} bytes; the limit is ${MAX_GLOB_BYTES}`);
-  if (pattern.includes('**')) {
-    if (bytes > MAX_GLOBSTAR_PATTERN_BYTES) {
-      reader.fail(node, `${where}: pattern with "**" is ${bytes} bytes; the limit for such patterns is ${MAX_GLOBSTAR_PATTERN_BYTES}`);
-    }
-    if (countGlobstars(pattern) > 2) reader.fail(node, `${where}: pattern "${pattern}" has more than two "**"`);
-  }
-  return compile(pattern);
-}
-
-function globList(reader: YamlReader, node: Node | null | undefined, where: string, compile = compileGlob): Glob[] {
-  return reader.stringList(node, where).map((e) => checkedGlob(reader, e.node, e.value, where, compile));
-}
-
 function parseAction(reader: YamlReader, node: Node | null | undefined, where: string): Action {
   const raw = reader.string(node, where).trim().toLowerCase();
   if (raw === 'require_approval') reader.fail(node, `${where}: action "require_approval" was removed in v0.9.9; use "ask"`);
@@ -408,27 +391,4 @@ function parseTestCase(reader: YamlReader, node: Node | null, where: string): Te
     ...(expectMessage !== undefined ? { expectMessage } : {}),
     line: reader.lineOf(node),
   };
-}
-
-/** Go time.ParseDuration, in milliseconds; undefined when malformed. */
-export function parseGoDuration(text: string): number | undefined {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const trimmed = text.trim();
-  if (trimmed === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let sign = 1;
-  let rest = trimmed;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest[0] === '-') sign = -1;
-    rest = rest.slice(1);
-  }
-  if (rest === '') return undefined;
-  let total = 0;
-  re.lastIndex = 0;
-  while (re.lastIndex < rest.length) {
-    const m = re.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * units[m[2]!]!;
-  }
-  return sign * total;
 }
