@@ -132,7 +132,7 @@ export class WhenFields {
 }
 
 /** Erases a kind's value type for the registry (each entry is type-checked where it is defined). */
-function defineKind<V>(definition: ConditionKind<V>): ConditionKind<unknown> {
+export function defineKind<V>(definition: ConditionKind<V>): ConditionKind<unknown> {
   return definition as unknown as ConditionKind<unknown>;
 }
 
