@@ -1,7 +1,10 @@
 // The kinds of `when:` condition (policy-format.md §1.4), one registry entry each: the YAML keys
 // it owns, how it parses and validates them, how it matches a call, what the exec prefilter may
-// skip rules on, and whether its result may be cached. The loader, the evaluator and the
-// prefilter know no kind by name: a new kind is one entry in CONDITION_KINDS (plus its tests).
+// skip rules on, and whether its result may be cached. The loader, evaluate()'s rule loop and
+// the prefilter know no kind by name (the command-matching helpers of evaluate.ts are called from
+// the entries here): a new kind is one entry in CONDITION_KINDS, in its place in the order, plus
+// its tests. Leave out `gate` unless the prefilter's argument (prefilter.ts) covers what the kind
+// tests; set `uncacheable` when it reads anything outside the decision cache key.
 //
 // A condition is compiled once at load into the list of its present kinds with their parsed
 // values (Condition.terms), so evaluate() loops over those only. Semantics kept from §1.4:
@@ -30,16 +33,21 @@ import type { YamlReader } from './yaml-reader.ts';
 export type Matcher<V> = (value: V, view: CallView, restrictive: boolean, groups: number) => boolean;
 
 /**
- * What the prefilter may skip a rule on (exec calls with a command): match() can pass only if
- * one of `globs` matches some spelling of the command (or a name it assigns), or one of
- * `substrings` occurs in one (§4; see prefilter.ts for the spellings this holds for).
+ * What the prefilter may skip a rule on (exec calls with a command): a promise that match(),
+ * for restrictive and granting rules alike, can pass only if one of `globs` matches some
+ * spelling of the command (or a name it assigns), or one of `substrings` occurs in one (§4; see
+ * prefilter.ts for the spellings this holds for). The prefilter takes the literal runs of each;
+ * an entry without runs makes the gate unusable, and the rule is evaluated.
  */
 export interface CommandGate {
   readonly globs: readonly Glob[];
   readonly substrings: readonly string[];
 }
 
-/** The globs behind the RULE_GLOBS / RULE_EXCLUSIONS bits match() receives. */
+/**
+ * The globs behind the RULE_GLOBS / RULE_EXCLUSIONS bits match() receives (united over the kinds
+ * of a rule): a bit is clear only when none of them can match any spelling of the command.
+ */
 export interface GlobGroups {
   readonly globs?: readonly Glob[];
   readonly exclusions?: readonly Glob[];
@@ -56,12 +64,14 @@ export interface ConditionKind<V> {
   isPositive(value: V): boolean;
   /** Absent: not checked at request time (response_*). */
   readonly match?: Matcher<V>;
-  /** Absent or undefined: the prefilter never skips a rule on this kind. */
+  /** Absent or undefined: the prefilter never skips a rule on this kind (the safe default). */
   gate?(value: V): CommandGate | undefined;
+  /** Absent: this kind contributes no globs to either bit. */
   globGroups?(value: V): GlobGroups;
   /**
    * The result depends on more than the decision cache key (agent, session, tool, command, path,
-   * url, domain, workdir): call history, agent depth, other params. Such rules disable the cache.
+   * url, domain, workdir): call history, agent depth, other params. A scope with such a rule is
+   * never answered from the decision cache.
    */
   readonly uncacheable?: boolean;
 }
