@@ -8,6 +8,7 @@
 // spelling is used; every candidate is proven through evaluate() before it is offered.
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
+import { commandGroupOf } from '../policy/conditions.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import type { PolicySet } from '../policy/load.ts';
 import { parsePolicyDocument } from '../policy/load.ts';
@@ -121,9 +122,9 @@ export function findExistingAllow(existing: PolicyFile, rule: Pick<AllowRule, 'p
   const allowRules = existing.policies.flatMap((policy) => policy.rules.filter((r) => r.action === 'allow').map((r) => ({ policy, rule: r })));
   if (rule.prefix) {
     // A prefix means "every command starting with it": only the same patterns prove that.
-    const written = new Set(allowRules.flatMap(({ rule: r }) => r.when?.commandMatches?.globs.map((g) => g.source) ?? []));
+    const written = new Set(allowRules.flatMap(({ rule: r }) => commandGroupOf(r.when)?.commandMatches?.globs.map((g) => g.source) ?? []));
     if (!rule.patterns.every((p) => written.has(p))) return undefined;
-    return allowRules.find(({ rule: r }) => r.when?.commandMatches?.globs.some((g) => g.source === rule.patterns.at(-1)))?.rule;
+    return allowRules.find(({ rule: r }) => commandGroupOf(r.when)?.commandMatches?.globs.some((g) => g.source === rule.patterns.at(-1)))?.rule;
   }
   if (!allowsAll(setOf(existing.policies, existing.source), rule.probes)) return undefined;
   return allowRules.find(({ policy, rule: r }) => allowsAll(setOf([{ ...policy, rules: [r] }], existing.source), rule.probes))?.rule;

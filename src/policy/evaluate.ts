@@ -3,7 +3,8 @@
 import path from 'node:path';
 import type { GlobSet } from './glob.ts';
 import type { PolicySet } from './load.ts';
-import type { Condition, Policy, Rule } from './model.ts';
+import type { CommandGroup, Condition } from './conditions.ts';
+import type { Policy, Rule } from './model.ts';
 import { Prefilter, RULE_EXCLUSIONS, RULE_GLOBS } from './prefilter.ts';
 import { alternates, analyze, clearShellCaches, envAssignments, normalize, posixBody, rmAliases, sanitize, splitCommand, type Analysis } from './shell.ts';
 import type { Action, Decision, EvaluateOptions, ToolCall } from './types.ts';
@@ -76,7 +77,7 @@ const DURABLE_FILES = new Map<string, string>([
 const RANK: Record<Action, number> = { deny: 5, webhook: 4, ask: 3, watch: 2, allow: 1 };
 
 /** The call as the matcher sees it: extracted fields, analysis computed lazily and once. */
-interface CallView {
+export interface CallView {
   call: ToolCall;
   tool: string;
   isExec: boolean;
@@ -149,8 +150,9 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
   }
 
   const { policies: inScope, info } = policiesInScope(set, call.agent ?? '', call.session ?? '', tool);
-  // A decision that depends only on these fields (no call counts, once, expiry, params or
-  // depth in scope) is remembered: agents repeat commands, and the work is in the analysis.
+  // A decision that depends only on these fields (no rule in scope with once, expiry or an
+  // uncacheable condition kind: call counts, params, depth; see ConditionKind.uncacheable) is
+  // remembered: agents repeat commands, and the work is in the analysis.
   const workdir = typeof params.workdir === 'string' ? params.workdir : typeof params.cwd === 'string' ? params.cwd : '';
   const cacheKey =
     opts.decisionCache !== false && info.stateless
@@ -214,7 +216,7 @@ function scopeInfoOf(policies: Policy[]): ScopeInfo {
   const names = policies.map((p) => p.name);
   return {
     stateless: policies.every((p) =>
-      p.rules.every((r) => !r.once && r.expiresAt === undefined && !r.when?.callCount && !r.when?.agentDepth && !r.when?.toolParamMatches),
+      p.rules.every((r) => !r.once && r.expiresAt === undefined && r.when?.uncacheable !== true),
     ),
     names,
     uniqueNames: new Set(names).size === names.length,
@@ -414,79 +416,30 @@ function isRestrictive(action: Action): boolean {
 }
 
 /**
- * §1.4: every present group must pass; at least one positive group must be present.
- * `groups` (RULE_GLOBS, RULE_EXCLUSIONS): the glob groups the prefilter could not rule out.
+ * §1.4 over the condition's present kinds (conditions.ts), in registry order: each must pass,
+ * and one of them must be positive. `groups` (RULE_GLOBS, RULE_EXCLUSIONS): the glob groups the
+ * prefilter could not rule out.
  */
 function conditionMatches(cond: Condition, action: Action, view: CallView, groups: number): boolean {
   if (cond.default) return true;
+  if (!cond.positive) return false;
   const restrictive = isRestrictive(action);
-  let positive = false;
-
-  if (cond.commandMatches || cond.commandContains) {
-    positive = true;
-    if (view.command === '') return false;
-    const hit = restrictive ? restrictiveCommandMatch(cond, view, groups) : grantingCommandMatch(cond, view, (groups & RULE_EXCLUSIONS) !== 0);
-    if (!hit) return false;
-  } else if (cond.commandNotMatches && view.command !== '') {
-    // Exclusions without a positive command group still veto the rule.
-    const a = analysisOf(view);
-    if (cond.commandNotMatches.testAny([a.raw, a.normalized, ...a.components])) return false;
+  const { checks } = cond;
+  for (let i = 0; i < checks.length; i++) {
+    const check = checks[i]!;
+    if (!check.match(check.value, view, restrictive, groups)) return false;
   }
-  if (cond.commandEnvAssignments) {
-    positive = true;
-    if (view.command === '') return false;
-    const names = memo(envAssignmentsCache, view.command, () => envAssignments(view.command));
-    if (!names.some((name) => cond.commandEnvAssignments!.test(name))) return false;
-    if (cond.commandNotMatches && cond.commandNotMatches.testAny([view.command, analysisOf(view).normalized])) return false;
-  }
-  if (cond.pathMatches || cond.pathNotMatches) {
-    const spellings = pathSpellings(view);
-    if (cond.pathMatches) {
-      positive = true;
-      if (spellings.length === 0) return false;
-      const hit = restrictive ? cond.pathMatches.testAny(spellings) : spellings.every((s) => cond.pathMatches!.test(s));
-      if (!hit) return false;
-    }
-    if (cond.pathNotMatches && spellings.length > 0) {
-      const excluded = restrictive ? spellings.every((s) => cond.pathNotMatches!.test(s)) : cond.pathNotMatches.testAny(spellings);
-      if (excluded) return false;
-    }
-  }
-  if (cond.urlMatches) {
-    positive = true;
-    if (view.url === '' || !cond.urlMatches.test(view.url)) return false;
-  }
-  if (cond.domainMatches) {
-    positive = true;
-    if (view.domain === '' || !cond.domainMatches.globs.some((g) => g.test(view.domain))) return false;
-  }
-  if (cond.agentDepth) {
-    positive = true;
-    const depth = view.call.agentDepth ?? 0;
-    const { gte, lte, eq } = cond.agentDepth;
-    if ((gte !== undefined && depth < gte) || (lte !== undefined && depth > lte) || (eq !== undefined && depth !== eq)) return false;
-  }
-  if (cond.toolParamMatches) {
-    positive = true;
-    if (!toolParamsMatch(cond.toolParamMatches, view.call)) return false;
-  }
-  if (cond.callCount) {
-    positive = true;
-    const { tool, gte, windowMs } = cond.callCount;
-    if (gte > 0) {
-      const count = view.state ? view.state.countCalls(tool ?? view.tool, windowMs, view.now) : 0;
-      if (count < gte) return false;
-    }
-  }
-  if (cond.sessionMatches) {
-    positive = true;
-    if (!cond.sessionMatches.test(view.call.session ?? '')) return false;
-  }
-  if (cond.sessionNotMatches && cond.sessionNotMatches.test(view.call.session ?? '')) return false;
-  return positive;
+  return true;
 }
 
-function toolParamsMatch(entries: Array<[string, { test(s: string): boolean }]>, call: ToolCall): boolean {
+// The helpers below are exported for the condition kinds' match() (conditions.ts).
+
+/** Names of the variables the command assigns (§4.10), remembered per command. */
+export function assignedNames(command: string): string[] {
+  return memo(envAssignmentsCache, command, () => envAssignments(command));
+}
+
+export function toolParamsMatch(entries: ReadonlyArray<readonly [string, { test(s: string): boolean }]>, call: ToolCall): boolean {
   const values = new Map<string, unknown>();
   for (const source of [asRecord(call.input), asRecord(call.params)]) {
     for (const [key, value] of Object.entries(source)) if (!values.has(key.toLowerCase())) values.set(key.toLowerCase(), value);
@@ -500,7 +453,7 @@ function toolParamsMatch(entries: Array<[string, { test(s: string): boolean }]>,
 }
 
 /** §3.2 without touching the disk: the raw path and its cleaned, workdir-joined spelling. */
-function pathSpellings(view: CallView): string[] {
+export function pathSpellings(view: CallView): string[] {
   if (view.path === '') return [];
   const params = asRecord(view.call.params);
   const workdir = [params.workdir, params.cwd].find((v): v is string => typeof v === 'string' && v.trim() !== '');
@@ -509,7 +462,7 @@ function pathSpellings(view: CallView): string[] {
   return [...new Set([view.path, path.posix.normalize(joined)])];
 }
 
-function analysisOf(view: CallView): Analysis {
+export function analysisOf(view: CallView): Analysis {
   view.analysis ??= analyze(view.command);
   return view.analysis;
 }
@@ -607,7 +560,7 @@ function computeComponentCandidates(component: string): string[] {
 }
 
 /** §3.4 restrictive contains: case-insensitive on the raw text, retried on the normalized text. */
-function containsRestrictive(lowerEntries: string[], text: string): boolean {
+function containsRestrictive(lowerEntries: readonly string[], text: string): boolean {
   const spellings = memo(containsSpellingsCache, text, () => {
     const lower = text.toLowerCase();
     return /['"\\]/.test(text) ? [lower, normalize(text).toLowerCase()] : [lower];
@@ -615,7 +568,7 @@ function containsRestrictive(lowerEntries: string[], text: string): boolean {
   return spellings.some((spelling) => lowerEntries.some((e) => spelling.includes(e)));
 }
 
-function restrictivePositive(cond: Condition, view: CallView, globsMayMatch: boolean): boolean {
+function restrictivePositive(cond: CommandGroup, view: CallView, globsMayMatch: boolean): boolean {
   if (cond.commandMatches && globsMayMatch) {
     if (anyRestrictiveSubjectMatches(cond.commandMatches, view)) return true;
   }
@@ -623,7 +576,7 @@ function restrictivePositive(cond: Condition, view: CallView, globsMayMatch: boo
 }
 
 /** §4.8 + §4.9: any interpretation matching suffices; exclusions apply per component. */
-function restrictiveCommandMatch(cond: Condition, view: CallView, groups: number): boolean {
+export function restrictiveCommandMatch(cond: CommandGroup, view: CallView, groups: number): boolean {
   if (!restrictivePositive(cond, view, (groups & RULE_GLOBS) !== 0)) return false;
   const exclusions = cond.commandNotMatches;
   // With exclusions that never match, every path below ends in "matched".
@@ -666,7 +619,7 @@ function isExcluded(exclusions: GlobSet, text: string): boolean {
  * Deviation (docs/compat.md): a command with no components (e.g. `X='$(;)' ';'`) never
  * satisfies a granting rule — "every one of zero components" would grant it vacuously.
  */
-function grantingCommandMatch(cond: Condition, view: CallView, exclusionsMayMatch: boolean): boolean {
+export function grantingCommandMatch(cond: CommandGroup, view: CallView, exclusionsMayMatch: boolean): boolean {
   const a = analysisOf(view);
   if (a.components.length === 0) return false;
   if (exclusionsMayMatch && cond.commandNotMatches && cond.commandNotMatches.testAny([a.raw, a.normalized, ...a.components])) return false;

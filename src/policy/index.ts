@@ -1,6 +1,7 @@
-// The policy engine: Rampart-compatible policy files (policy-format.md). Parse (load.ts),
-// analyse shell commands (shell.ts), match globs (glob.ts), decide (evaluate.ts), and run
-// test suites / attack corpora (suite.ts, corpus.ts). No HTTP, no disk writes.
+// The policy engine: Rampart-compatible policy files (policy-format.md). Parse (load.ts), the
+// kinds of `when:` condition (conditions.ts), analyse shell commands (shell.ts), match globs
+// (glob.ts), decide (evaluate.ts), and run test suites / attack corpora (suite.ts, corpus.ts).
+// No HTTP, no disk writes.
 export { PolicyLoadError } from './types.ts';
 export type { Action, ToolCall, Decision, EvaluateOptions } from './types.ts';
 export type { PolicySet, ServeStoreOptions } from './load.ts';

@@ -1,13 +1,15 @@
 // Policy files -> PolicySet (policy-format.md §1, §2.5). Strict: unknown keys, wrong shapes and
 // every §1.5 validation failure reject the file with file:line: reason. Globs are compiled here
-// so evaluate() does no parsing.
+// so evaluate() does no parsing; `when:` conditions by their kinds (conditions.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isSeq, type Node } from 'yaml';
 import { builtinPolicyPath } from '../util/paths.ts';
-import { compileDomainGlob, compileGlob, compilePathGlob, countGlobstars, GlobSet, type Glob } from './glob.ts';
-import type { Condition, Policy, PolicyFile, Rule, TestCase } from './model.ts';
+import { compileCondition } from './conditions.ts';
+import { checkedGlob, parseGoDuration } from './fields.ts';
+import type { Glob } from './glob.ts';
+import type { Policy, PolicyFile, Rule, TestCase } from './model.ts';
 import { PolicyLoadError, type Action } from './types.ts';
 import { MAX_FILE_BYTES, YamlReader } from './yaml-reader.ts';
 
@@ -35,8 +37,6 @@ export interface ServeStoreOptions {
 }
 
 export const BUILTIN_SOURCE = 'builtin:standard';
-const MAX_GLOB_BYTES = 8192;
-const MAX_GLOBSTAR_PATTERN_BYTES = 256;
 const ACTIONS: Record<string, Action> = { allow: 'allow', deny: 'deny', ask: 'ask', watch: 'watch', log: 'watch', webhook: 'webhook' };
 const DEFAULT_ACTIONS: Record<string, Action> = { allow: 'allow', deny: 'deny', ask: 'ask', watch: 'watch', log: 'watch' };
 
@@ -233,22 +233,6 @@ function globField(reader: YamlReader, node: Node | null | undefined, where: str
   return checkedGlob(reader, node ?? null, value.trim() === '' ? '*' : value, where);
 }
 
-function checkedGlob(reader: YamlReader, node: Node | null, pattern: string, where: string, compile = compileGlob): Glob {
-  const bytes = Buffer.byteLength(pattern);
-  if (bytes > MAX_GLOB_BYTES) reader.fail(node, `${where}: pattern is ${bytes} bytes; the limit is ${MAX_GLOB_BYTES}`);
-  if (pattern.includes('**')) {
-    if (bytes > MAX_GLOBSTAR_PATTERN_BYTES) {
-      reader.fail(node, `${where}: pattern with "**" is ${bytes} bytes; the limit for such patterns is ${MAX_GLOBSTAR_PATTERN_BYTES}`);
-    }
-    if (countGlobstars(pattern) > 2) reader.fail(node, `${where}: pattern "${pattern}" has more than two "**"`);
-  }
-  return compile(pattern);
-}
-
-function globList(reader: YamlReader, node: Node | null | undefined, where: string, compile = compileGlob): Glob[] {
-  return reader.stringList(node, where).map((e) => checkedGlob(reader, e.node, e.value, where, compile));
-}
-
 function parseAction(reader: YamlReader, node: Node | null | undefined, where: string): Action {
   const raw = reader.string(node, where).trim().toLowerCase();
   if (raw === 'require_approval') reader.fail(node, `${where}: action "require_approval" was removed in v0.9.9; use "ask"`);
@@ -264,7 +248,7 @@ function parseRule(reader: YamlReader, node: Node | null, where: string, key: st
   const action = parseAction(reader, r.get('action'), `${where}`);
   const rule: Rule = {
     action,
-    when: parseCondition(reader, r.get('when'), `${where} when`),
+    when: compileCondition(reader, r.get('when'), `${where} when`),
     message: reader.string(r.get('message'), `${where} message`),
     once: reader.bool(r.get('once'), `${where} once`),
     key,
@@ -298,94 +282,6 @@ function parseRule(reader: YamlReader, node: Node | null, where: string, key: st
   return rule;
 }
 
-const CONDITION_KEYS = [
-  'command_matches', 'command_not_matches', 'command_contains', 'command_env_assignments',
-  'path_matches', 'path_not_matches', 'url_matches', 'domain_matches', 'session_matches',
-  'session_not_matches', 'agent_depth', 'tool_param_matches', 'call_count', 'response_matches',
-  'response_not_matches', 'default',
-] as const;
-
-function parseCondition(reader: YamlReader, node: Node | null | undefined, where: string): Condition | undefined {
-  const w = reader.mapping(node, where, CONDITION_KEYS);
-  const has = (key: string) => w.has(key) && !reader.isNull(w.get(key));
-  const cond: Condition = { default: reader.bool(w.get('default'), `${where}.default`) };
-  const globs: Array<[keyof Condition, string]> = [
-    ['commandMatches', 'command_matches'], ['commandNotMatches', 'command_not_matches'],
-    ['commandEnvAssignments', 'command_env_assignments'], ['pathMatches', 'path_matches'],
-    ['pathNotMatches', 'path_not_matches'], ['urlMatches', 'url_matches'], ['domainMatches', 'domain_matches'],
-    ['sessionMatches', 'session_matches'], ['sessionNotMatches', 'session_not_matches'],
-  ];
-  for (const [prop, key] of globs) {
-    if (!has(key)) continue;
-    const compile = key.startsWith('path_') ? compilePathGlob : key === 'domain_matches' ? compileDomainGlob : compileGlob;
-    const list = globList(reader, w.get(key), `${where}.${key}`, compile);
-    if (list.length > 0) (cond as unknown as Record<string, GlobSet>)[prop] = new GlobSet(list);
-  }
-  if (has('command_contains')) {
-    const entries = reader.stringList(w.get('command_contains'), `${where}.command_contains`);
-    for (const e of entries) if (e.value.trim() === '') reader.fail(e.node ?? w.get('command_contains'), `${where}.command_contains has a blank entry`);
-    if (entries.length > 0) {
-      cond.commandContains = entries.map((e) => e.value);
-      cond.commandContainsLower = cond.commandContains.map((e) => e.toLowerCase());
-    }
-  }
-  if (has('agent_depth')) {
-    const d = reader.mapping(w.get('agent_depth'), `${where}.agent_depth`, ['gte', 'lte', 'eq']);
-    cond.agentDepth = {};
-    for (const k of ['gte', 'lte', 'eq'] as const) if (d.has(k) && !reader.isNull(d.get(k))) cond.agentDepth[k] = reader.int(d.get(k), `${where}.agent_depth.${k}`);
-  }
-  if (has('tool_param_matches')) {
-    const entries = reader.pairs(w.get('tool_param_matches'), `${where}.tool_param_matches`);
-    if (entries.length > 0) {
-      cond.toolParamMatches = entries.map((e) => {
-        const pattern = reader.string(e.value, `${where}.tool_param_matches.${e.key}`);
-        return [e.key.toLowerCase(), checkedGlob(reader, e.value, pattern.toLowerCase(), `${where}.tool_param_matches.${e.key}`)];
-      });
-    }
-  }
-  if (has('call_count')) {
-    const c = reader.mapping(w.get('call_count'), `${where}.call_count`, ['tool', 'gte', 'window']);
-    const gte = reader.int(c.get('gte'), `${where}.call_count.gte`);
-    if (gte < 0 || gte > 1000) reader.fail(c.get('gte') ?? w.get('call_count'), `${where}.call_count.gte must be between 0 and 1000 (got ${gte})`);
-    const windowText = reader.string(c.get('window'), `${where}.call_count.window`).trim();
-    const windowMs = parseGoDuration(windowText);
-    if (windowMs === undefined || windowMs <= 0 || windowMs > 720 * 3600_000) {
-      reader.fail(c.get('window') ?? w.get('call_count'), `${where}.call_count.window "${windowText}" must be a duration above 0 and at most 720h (e.g. 1h, 30m)`);
-    }
-    const tool = reader.string(c.get('tool'), `${where}.call_count.tool`).trim();
-    cond.callCount = { gte, windowMs, ...(tool !== '' ? { tool } : {}) };
-  }
-  for (const [prop, key] of [['responseMatches', 'response_matches'], ['responseNotMatches', 'response_not_matches']] as const) {
-    if (!has(key)) continue;
-    const list = reader.stringList(w.get(key), `${where}.${key}`).map((e) => compileResponseRegex(reader, e.node, e.value, `${where}.${key}`));
-    if (list.length > 0) cond[prop] = list;
-  }
-  return isEmptyCondition(cond) ? undefined : cond;
-}
-
-function isEmptyCondition(cond: Condition): boolean {
-  return !cond.default && Object.values(cond).filter((v) => v !== undefined).length === 1;
-}
-
-/** RE2 syntax mostly maps onto JS; we reject what the reference rejects and what JS cannot read. */
-function compileResponseRegex(reader: YamlReader, node: Node | null, source: string, where: string): RegExp {
-  if (source.length > 500) reader.fail(node, `${where}: regex is ${source.length} characters; the limit is 500`);
-  // Nested quantifiers such as (a+)+ are rejected (catastrophic backtracking in JS engines).
-  if (/\([^()]*[+*}][^()]*\)\s*[+*{]/.test(source)) reader.fail(node, `${where}: regex "${source}" has nested quantifiers`);
-  let pattern = source;
-  let flags = '';
-  const inline = /^\(\?([imsU]+)\)/.exec(pattern);
-  if (inline) {
-    pattern = pattern.slice(inline[0].length);
-    for (const f of inline[1]!) if (f !== 'U' && !flags.includes(f)) flags += f;
-  }
-  try {
-    return new RegExp(pattern, flags);
-  } catch (err) {
-    reader.fail(node, `${where}: invalid regex "${source}": ${(err as Error).message}`);
-  }
-}
-
 function parseTestCase(reader: YamlReader, node: Node | null, where: string): TestCase {
   const t = reader.mapping(node, where, ['name', 'description', 'tool', 'agent', 'session', 'params', 'expect', 'expect_message']);
   const name = reader.string(t.get('name'), `${where}.name`);
@@ -408,27 +304,4 @@ function parseTestCase(reader: YamlReader, node: Node | null, where: string): Te
     ...(expectMessage !== undefined ? { expectMessage } : {}),
     line: reader.lineOf(node),
   };
-}
-
-/** Go time.ParseDuration, in milliseconds; undefined when malformed. */
-export function parseGoDuration(text: string): number | undefined {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const trimmed = text.trim();
-  if (trimmed === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let sign = 1;
-  let rest = trimmed;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest[0] === '-') sign = -1;
-    rest = rest.slice(1);
-  }
-  if (rest === '') return undefined;
-  let total = 0;
-  re.lastIndex = 0;
-  while (re.lastIndex < rest.length) {
-    const m = re.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * units[m[2]!]!;
-  }
-  return sign * total;
 }

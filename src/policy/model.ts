@@ -1,31 +1,8 @@
 // The parsed, precompiled form of policy files. load.ts builds it, evaluate.ts reads it;
-// nothing here does I/O.
+// nothing here does I/O. Conditions (`when:`) are defined with their kinds in conditions.ts.
+import type { Condition } from './conditions.ts';
+import type { Glob } from './glob.ts';
 import type { Action } from './types.ts';
-import type { Glob, GlobSet } from './glob.ts';
-
-/** A `when:` block after validation; absent fields are undefined. */
-export interface Condition {
-  /** `default: true` matches every call. */
-  default: boolean;
-  commandMatches?: GlobSet;
-  commandNotMatches?: GlobSet;
-  commandContains?: string[];
-  /** commandContains lower-cased once (restrictive rules compare case-insensitively). */
-  commandContainsLower?: string[];
-  commandEnvAssignments?: GlobSet;
-  pathMatches?: GlobSet;
-  pathNotMatches?: GlobSet;
-  urlMatches?: GlobSet;
-  domainMatches?: GlobSet;
-  sessionMatches?: GlobSet;
-  sessionNotMatches?: GlobSet;
-  agentDepth?: { gte?: number; lte?: number; eq?: number };
-  /** Param name (lower-cased) -> glob over the stringified, lower-cased value. */
-  toolParamMatches?: Array<[string, Glob]>;
-  callCount?: { tool?: string; gte: number; windowMs: number };
-  responseMatches?: RegExp[];
-  responseNotMatches?: RegExp[];
-}
 
 export interface Rule {
   action: Action;

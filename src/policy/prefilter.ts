@@ -12,14 +12,18 @@
 //
 // A glob (or contains entry, or env-name glob) can only match a spelling that contains each
 // of its literal stable runs, so a rule whose every alternative has a run missing from the
-// haystack cannot match: it is skipped. When in doubt (control or non-ASCII characters,
-// `find -exec ... {}` substitutions, alias floods) the prefilter says "maybe" and the rule is
-// evaluated in full. The same test on the globs of a surviving rule tells when none of its
-// `command_matches` can hold (then only its contains entries are tried) and when none of its
-// `command_not_matches` can (then exclusion checks, which can only veto, are skipped). A
+// haystack cannot match: it is skipped. What a rule is gated on comes from its condition kinds
+// (conditions.ts): only a kind that declares a `gate` (today the command group, and the env-name
+// globs) can get a rule skipped; a rule without one is always evaluated. When in doubt (control
+// or non-ASCII characters, `find -exec ... {}` substitutions, alias floods) the prefilter says
+// "maybe" and the rule is evaluated in full. The same test on the glob groups the kinds declare
+// (`globGroups`) tells when none of a surviving rule's `command_matches` can hold (RULE_GLOBS
+// clear: only its contains entries are tried) and when none of its `command_not_matches` can
+// (RULE_EXCLUSIONS clear: exclusion checks, which can only veto, are skipped). A
 // command with no components matches no granting rule (evaluate.ts), so empty subcommands
 // need no special case. The differential test (__tests__/prefilter.test.ts)
 // checks decisions are identical with and without it.
+import type { GlobGroups } from './conditions.ts';
 import type { Glob } from './glob.ts';
 import type { Policy, Rule } from './model.ts';
 
@@ -65,22 +69,32 @@ export function literalRuns(text: string, glob: boolean): string[] {
 }
 
 /**
- * The alternatives of a rule's command group, else of its env-name group; undefined when the
- * rule must always be evaluated (no such group, or an alternative without literal runs).
+ * The alternatives of the first of a rule's condition kinds that declares a gate with literal
+ * runs in every alternative; undefined when the rule must always be evaluated (no such kind, or
+ * `default: true`). Sound because every present kind must pass (§1.4): a kind the command cannot
+ * pass rules the rule out whatever the others do.
  */
 function gateOf(rule: Rule): Alternative[] | undefined {
   const cond = rule.when;
   if (cond === undefined || cond.default) return undefined;
-  let alternatives: Alternative[];
-  if (cond.commandMatches || cond.commandContains) {
-    alternatives = [
-      ...(cond.commandMatches?.globs ?? []).map((glob) => literalRuns(glob.source, true)),
-      ...(cond.commandContains ?? []).map((entry) => literalRuns(entry, false)),
-    ];
-  } else if (cond.commandEnvAssignments) {
-    alternatives = cond.commandEnvAssignments.globs.map((glob) => literalRuns(glob.source, true));
-  } else return undefined;
-  return alternatives.some((runs) => runs.length === 0) ? undefined : alternatives;
+  for (const term of cond.terms) {
+    const gate = term.kind.gate?.(term.value);
+    if (gate === undefined) continue;
+    const alternatives = [...gate.globs.map((glob) => literalRuns(glob.source, true)), ...gate.substrings.map((entry) => literalRuns(entry, false))];
+    // No alternative at all would skip the rule for every command: never trusted.
+    if (alternatives.length > 0 && alternatives.every((runs) => runs.length > 0)) return alternatives;
+  }
+  return undefined;
+}
+
+/** The globs of one glob group (GlobGroups key) over all kinds of a rule's condition. */
+function groupGlobs(rule: Rule, group: keyof GlobGroups): Glob[] {
+  const globs: Glob[] = [];
+  for (const term of rule.when?.terms ?? []) {
+    const list = term.kind.globGroups?.(term.value)[group];
+    if (list !== undefined) globs.push(...list);
+  }
+  return globs;
 }
 
 /** Bits of Prefilter.globGroupsMayMatch(). */
@@ -88,8 +102,8 @@ export const RULE_GLOBS = 1;
 export const RULE_EXCLUSIONS = 2;
 
 /** The alternatives of a group of globs; undefined when there are none or one has no runs. */
-function globGateOf(globs: readonly Glob[] | undefined): Alternative[] | undefined {
-  if (globs === undefined || globs.length === 0) return undefined;
+function globGateOf(globs: readonly Glob[]): Alternative[] | undefined {
+  if (globs.length === 0) return undefined;
   const alternatives = globs.map((glob) => literalRuns(glob.source, true));
   return alternatives.some((runs) => runs.length === 0) ? undefined : alternatives;
 }
@@ -133,8 +147,8 @@ export class Prefilter {
     for (const policy of policies) {
       this.firstRule.push(flat);
       for (const rule of policy.rules) {
-        this.exclusionGates.push(this.idsOf(globGateOf(rule.when?.commandNotMatches?.globs)));
-        this.matchGates.push(this.idsOf(globGateOf(rule.when?.commandMatches?.globs)));
+        this.exclusionGates.push(this.idsOf(globGateOf(groupGlobs(rule, 'exclusions'))));
+        this.matchGates.push(this.idsOf(globGateOf(groupGlobs(rule, 'globs'))));
         const gate = gateOf(rule);
         if (gate === undefined) always.push(flat);
         else {
