@@ -111,6 +111,7 @@ export function evaluate(set: PolicySet, call: ToolCall, opts: ExtraOptions = {}
   // Copies: decisions may be cached, callers may mutate what they get. Built field by field
   // (same key order as before) rather than spread: this runs on every call.
   const result: Decision = { action: decision.action, message: decision.message, matchedPolicies: decision.matchedPolicies.slice() } as Decision;
+  if (decision.webhook) result.webhook = decision.webhook;
   if (decision.suggestions) result.suggestions = decision.suggestions.slice();
   result.evalDurationUs = evalDurationUs;
   return result;
@@ -265,7 +266,9 @@ function decideInScope(set: PolicySet, inScope: Policy[], info: ScopeInfo, view:
     if (winner.rule?.once && winner.action === 'allow') opts.state.consume(winner.rule);
     opts.state.recordCall(tool, now);
   }
-  return { action: winner.action, message: winner.message, matchedPolicies };
+  const decision: Omit<Decision, 'evalDurationUs'> = { action: winner.action, message: winner.message, matchedPolicies };
+  if (winner.action === 'webhook' && winner.rule?.webhook) decision.webhook = winner.rule.webhook;
+  return decision;
 }
 
 

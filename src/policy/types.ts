@@ -27,6 +27,8 @@ export interface Decision {
   matchedPolicies: string[];
   /** Only on deny: `rampart allow "<cmd>"` style hints. */
   suggestions?: string[];
+  /** Only on webhook: where the deciding rule asks, how long it waits, and its fail_open. */
+  webhook?: { url: string; timeoutMs: number; failOpen: boolean };
   /** Time spent in evaluate(), microseconds. */
   evalDurationUs: number;
 }

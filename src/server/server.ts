@@ -15,7 +15,7 @@ import type { Mode } from '../mode.ts';
 import { VERSION } from '../version.ts';
 import { bearerAuth } from './auth.ts';
 import { badRequest, errorResponse, notFound, tooManyRequests } from './errors.ts';
-import { askWebhook, type WebhookConfig } from './webhook.ts';
+import { askWebhook } from './webhook.ts';
 import {
   MAX_BODY_BYTES,
   parseRequest,
@@ -180,7 +180,7 @@ class Service {
       evalDurationUs: decision.evalDurationUs,
     };
     if (decision.action === 'webhook' && enforced) {
-      const hook = (decision as Decision & { webhook?: WebhookConfig }).webhook;
+      const hook = decision.webhook;
       if (!hook) return withVerdict(outcome, { action: 'deny', message: 'webhook rule has no URL; failing closed' });
       return askWebhook(hook, call, decision.message).then((verdict) => withVerdict(outcome, verdict));
     }

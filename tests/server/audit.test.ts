@@ -298,3 +298,33 @@ test('webhook rules: the answer decides, and failures fail closed unless fail_op
   const refused = await askWebhook({ url: 'http://127.0.0.1:1/hook', timeoutMs: 500, failOpen: false }, call, '');
   t.is(refused.action, 'deny');
 });
+
+test('a webhook rule in a served policy calls its URL, and the answer decides the preflight', async (t) => {
+  const asked: string[] = [];
+  const hook = await webhookServer(t, (req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const command = String(JSON.parse(body).params?.command);
+      asked.push(command);
+      res.end(JSON.stringify({ decision: command.includes('prod') ? 'deny' : 'allow', reason: `bot says ${command}` }));
+    });
+  });
+  const policy = `version: "1"
+default_action: allow
+policies:
+  - name: deploys
+    match: { tool: exec }
+    rules:
+      - action: webhook
+        when: { command_matches: ["deploy *"] }
+        webhook: { url: "${hook}", timeout: 2s }
+        message: deploys are checked by the bot
+`;
+  const { call } = await startTestServer(t, {}, policy);
+  const staging = await call('/v1/preflight/exec', { agent: 'a', session: 's', params: { command: 'deploy staging' }, enforce: true });
+  t.like(staging.json, { allowed: true, decision: 'allow', message: 'bot says deploy staging' });
+  const prod = await call('/v1/preflight/exec', { agent: 'a', session: 's', params: { command: 'deploy prod' }, enforce: true });
+  t.like(prod.json, { allowed: false, decision: 'deny', message: 'bot says deploy prod' });
+  t.deepEqual(asked, ['deploy staging', 'deploy prod']);
+});
