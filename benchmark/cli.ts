@@ -1,5 +1,5 @@
 // CLI start-up cost: how long `rampart preload` adds before the command starts, with a policy
-// server already running (target: ≤ 150 ms, product.md "The CLI"). Prints medians of runs taken
+// server already running (target: ≤ 150 ms, README "Performance"). Prints medians of runs taken
 // side by side (round-robin, so machine noise hits every variant alike). Run after npm run build.
 // dist/ is an esbuild bundle (scripts/build.ts); for comparison the same sources are also compiled
 // module by module with tsc into a temporary copy of the package (the build before bundling),

@@ -1,4 +1,4 @@
-// Policy evaluation speed (product.md target: <= 5 µs median for an exec command against a
+// Policy evaluation speed (target, README "Performance": <= 5 µs median for an exec command against a
 // policy the size of standard.yaml). Prints figures; asserts nothing.
 //
 //   node --import tsx benchmark/policy-eval.ts [--policy FILE] [--corpus FILE] [--rounds N] [--no-prefilter] [--baseline REV]

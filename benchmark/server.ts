@@ -1,4 +1,4 @@
-// Server throughput and latency (product.md: >= 10 000 decisions/s on one core with every
+// Server throughput and latency (target, README "Performance": >= 10 000 decisions/s on one core with every
 // decision audited). Not a test: prints figures measured side by side in one run on this machine.
 //
 //   node --import tsx benchmark/server.ts    (after npm run build:ts; BENCH_SECONDS=5, BENCH_CLI=...)

@@ -1,5 +1,5 @@
 // The on-disk audit format shared by the writer (log.ts) and the checker (verify.ts):
-// file names, the hash chain and the record line shape (policy-format.md §5).
+// file names, the hash chain and the record line shape (docs/server-api.md).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 

@@ -68,7 +68,7 @@ const RECORD_START = `{"schema_version":${goJson(SCHEMA_VERSION)},"id":`;
 const HOST_JSON = goJson(HOST);
 
 /**
- * The record, serialized with `"hash":""` last. Written out field by field (policy-format.md §5
+ * The record, serialized with `"hash":""` last. Written out field by field (docs/server-api.md
  * order, optional fields only when set) and Go-escaped once, instead of building an object
  * and stringifying it: the same bytes as goJson(record) (tests/server/audit.test.ts checks),
  * at a fraction of the cost.

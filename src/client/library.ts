@@ -30,7 +30,7 @@ export function checkLibrary(): LibraryCheck {
   return { ok: true, path: found, version: report.version ?? VERSION, origin: located.found?.origin ?? 'unknown' };
 }
 
-/** The product page's troubleshooting advice, with what we actually looked at. */
+/** Troubleshooting advice (docs/cli.md CLI-PRELOAD-5), with what we actually looked at. */
 export function libraryTroubleshooting(problem: Extract<LibraryCheck, { ok: false }>): string[] {
   // Without the addon `rampart lib install` cannot work either: the headline already says what to do.
   if (problem.nativeMissing) return [`rampart: ${problem.headline}`];

@@ -36,7 +36,7 @@ export interface PreflightRequest {
 }
 
 /**
- * The server's answer, classified the way librampart.so classifies it (product.md, "Decision"):
+ * The server's answer, classified the way librampart.so classifies it (docs/library.md LIB-ANS-1, LIB-FAIL):
  * only a 200 carrying one JSON object with a boolean `allowed` decides; transport failures and
  * 5xx are "unreachable" (fail-open applies); anything else is "invalid" (denies in enforce).
  */

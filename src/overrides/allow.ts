@@ -1,4 +1,4 @@
-// `rampart allow`: add a durable human allow (policy-format.md §2.3) to user-overrides.yaml.
+// `rampart allow`: add a durable human allow (POL-EVAL-8) to user-overrides.yaml.
 // Order matters: prove the rule allows what was asked, prove the whole policy directory still
 // loads with the edited file (the server would otherwise reject the reload), then replace the
 // file atomically, then tell a running server. Nothing is written unless every check passed.

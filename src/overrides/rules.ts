@@ -1,9 +1,9 @@
-// Durable human allows (policy-format.md §2.3): the rules `rampart allow` adds to
+// Durable human allows (POL-EVAL-8): the rules `rampart allow` adds to
 // user-overrides.yaml. Pure: text in, text out; the caller reads and writes the file.
 //
-// A rule is written as a literal command glob. The glob dialect (§3) has no escape syntax, so a
+// A rule is written as a literal command glob. The glob dialect (POL-GLOB) has no escape syntax, so a
 // command holding `*`, `?` or `[` cannot be written literally and is refused. Allow rules are
-// matched against the command *as the engine sees it* (§4.7: quotes removed, leading VAR=value
+// matched against the command *as the engine sees it* (POL-GRANT-1: quotes removed, leading VAR=value
 // and launchers dropped), so when the command as typed would not match itself, its normalized
 // spelling is used; every candidate is proven through evaluate() before it is offered.
 import path from 'node:path';

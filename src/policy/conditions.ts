@@ -1,4 +1,4 @@
-// The kinds of `when:` condition (policy-format.md §1.4), one registry entry each: the YAML keys
+// The kinds of `when:` condition (POL-WHEN-1..6), one registry entry each: the YAML keys
 // it owns, how it parses and validates them, how it matches a call, what the exec prefilter may
 // skip rules on, and whether its result may be cached. The loader, evaluate()'s rule loop and
 // the prefilter know no kind by name (the command-matching helpers of evaluate.ts are called from
@@ -7,7 +7,7 @@
 // tests; set `uncacheable` when it reads anything outside the decision cache key.
 //
 // A condition is compiled once at load into the list of its present kinds with their parsed
-// values (Condition.terms), so evaluate() loops over those only. Semantics kept from §1.4:
+// values (Condition.terms), so evaluate() loops over those only. Semantics kept from POL-WHEN-1..6:
 // - `default: true` matches every call; the other fields are still validated, and ignored.
 // - Every present kind must pass (AND); registry order is the evaluation order, the reference's:
 //   command, env-assignments, path, url, domain, agent_depth, tool_param, call_count, session.
@@ -25,7 +25,7 @@ import { RULE_EXCLUSIONS } from './prefilter.ts';
 import type { YamlReader } from './yaml-reader.ts';
 
 /**
- * Whether a call passes one present kind. `restrictive`: the rule is deny/ask (§4.7 vs §4.8).
+ * Whether a call passes one present kind. `restrictive`: the rule is deny/ask (POL-GRANT-1 vs POL-RESTR-1).
  * `groups`: the RULE_GLOBS / RULE_EXCLUSIONS bits of the glob groups (globGroups) the prefilter
  * could not rule out; a clear bit means none of those globs can match any spelling of the command.
  * Called on every check: no allocation here beyond what the helpers do.
@@ -35,7 +35,7 @@ export type Matcher<V> = (value: V, view: CallView, restrictive: boolean, groups
 /**
  * What the prefilter may skip a rule on (exec calls with a command): a promise that match(),
  * for restrictive and granting rules alike, can pass only if one of `globs` matches some
- * spelling of the command (or a name it assigns), or one of `substrings` occurs in one (§4; see
+ * spelling of the command (or a name it assigns), or one of `substrings` occurs in one (POL-SHELL; see
  * prefilter.ts for the spellings this holds for). The prefilter takes the literal runs of each;
  * an entry without runs makes the gate unusable, and the rule is evaluated.
  */
@@ -60,7 +60,7 @@ export interface ConditionKind<V> {
   readonly keys: readonly string[];
   /** Its parsed value; undefined when none of its keys is set (absent, null or empty). */
   parse(fields: WhenFields): V | undefined;
-  /** A positive group (§1.4): some present kind must be one for the condition to match. */
+  /** A positive group (POL-WHEN-1..6): some present kind must be one for the condition to match. */
   isPositive(value: V): boolean;
   /** Absent: not checked at request time (response_*). */
   readonly match?: Matcher<V>;
@@ -186,7 +186,7 @@ const COMMAND = defineKind<CommandGroup>({
   globGroups: (g) => ({ globs: g.commandMatches?.globs, exclusions: g.commandNotMatches?.globs }),
 });
 
-/** §4.10: globs over the names of the variables the command assigns. */
+/** POL-ENVA-1..2: globs over the names of the variables the command assigns. */
 interface EnvAssignments {
   readonly names: GlobSet;
   /** The command group's command_not_matches, tested on the raw and normalized command. */
@@ -212,7 +212,7 @@ const ENV_ASSIGNMENTS = defineKind<EnvAssignments>({
   gate: (e) => ({ globs: e.names.globs, substrings: [] }),
 });
 
-/** Path globs (§3.2) on the raw and the cleaned, workdir-joined path. */
+/** Path globs (POL-GLOB-5) on the raw and the cleaned, workdir-joined path. */
 interface PathGlobs {
   readonly matches: GlobSet | undefined;
   readonly notMatches: GlobSet | undefined;
@@ -253,7 +253,7 @@ const URL_MATCHES = defineKind<GlobSet>({
   match: (globs, view) => view.url !== '' && globs.test(view.url),
 });
 
-/** Domain globs (§3.3) are tested one by one: GlobSet's index is case-sensitive, they are not. */
+/** Domain globs (POL-GLOB-6) are tested one by one: GlobSet's index is case-sensitive, they are not. */
 const DOMAIN_MATCHES = defineKind<readonly Glob[]>({
   name: 'domain',
   keys: ['domain_matches'],

@@ -1,4 +1,4 @@
-// Attack corpora for `rampart bench` (policy-format.md §7): each case is evaluated in preview
+// Attack corpora for `rampart bench` (POL-SUITE-1..2): each case is evaluated in preview
 // mode and scored; the weighted coverage is a score, not a pass/fail oracle.
 import type { Node } from 'yaml';
 import { evaluate } from './evaluate.ts';

@@ -1,4 +1,4 @@
-// Deciding on one tool call (policy-format.md §2, §4.6–4.10). Pure: no I/O; the only state is
+// Deciding on one tool call (POL-EVAL, POL-SHELL-6, POL-GRANT, POL-RESTR, POL-EXCL, POL-ENVA in docs/policy.md). Pure: no I/O; the only state is
 // the EngineState the caller passes in (call_count windows, consumed `once` rules).
 import path from 'node:path';
 import type { GlobSet } from './glob.ts';
@@ -67,7 +67,7 @@ function memo<T>(cache: Map<string, T>, key: string, compute: () => T): T {
   return value;
 }
 
-/** Basenames of files whose allows are durable human decisions (§2.3). */
+/** Basenames of files whose allows are durable human decisions (POL-EVAL-8). */
 // A Map, not an object literal: a policy file named __proto__ or toString must not count as durable.
 const DURABLE_FILES = new Map<string, string>([
   ['user-overrides.yaml', 'allowed by durable user override'],
@@ -207,7 +207,7 @@ interface ScopeInfo {
   names: string[];
   /** The names are distinct: matched-policy lists need no dedupe. */
   uniqueNames: boolean;
-  /** Per policy: the default message of allows from a durable-allow file (§2.3), else undefined. */
+  /** Per policy: the default message of allows from a durable-allow file (POL-EVAL-8), else undefined. */
   durable: Array<string | undefined>;
   /** Built on the first exec call. */
   prefilter?: Prefilter;
@@ -334,7 +334,7 @@ const ALIAS_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['scheme', ['scheme']],
 ];
 
-/** §2.1 pre-check 1: aliases that disagree (or are not strings) make the call ambiguous. */
+/** POL-EVAL-1..3 pre-check 1: aliases that disagree (or are not strings) make the call ambiguous. */
 function firstConflict(params: Record<string, unknown>, input: Record<string, unknown>, isExec: boolean): string | undefined {
   for (let g = isExec ? 0 : 1; g < ALIAS_GROUPS.length; g++) {
     const [label, keys] = ALIAS_GROUPS[g]!;
@@ -399,7 +399,7 @@ function inPolicyScope(policy: Policy, agent: string, session: string, tool: str
   return match.agent.test(agent) && match.session.test(session) && (match.tools.length === 0 || match.tools.some((g) => g.test(tool)));
 }
 
-/** §2.2 step 4: the first non-expired rule whose condition matches decides the policy. */
+/** POL-EVAL-5: the first non-expired rule whose condition matches decides the policy. */
 function firstMatchingRule(policy: Policy, policyIndex: number, view: CallView): Rule | undefined {
   const { rules } = policy;
   for (let r = 0; r < rules.length; r++) {
@@ -419,7 +419,7 @@ function isRestrictive(action: Action): boolean {
 }
 
 /**
- * §1.4 over the condition's present kinds (conditions.ts), in registry order: each must pass,
+ * POL-WHEN-1..6 over the condition's present kinds (conditions.ts), in registry order: each must pass,
  * and one of them must be positive. `groups` (RULE_GLOBS, RULE_EXCLUSIONS): the glob groups the
  * prefilter could not rule out.
  */
@@ -437,7 +437,7 @@ function conditionMatches(cond: Condition, action: Action, view: CallView, group
 
 // The helpers below are exported for the condition kinds' match() (conditions.ts).
 
-/** Names of the variables the command assigns (§4.10), remembered per command. */
+/** Names of the variables the command assigns (POL-ENVA-1..2), remembered per command. */
 export function assignedNames(command: string): string[] {
   return memo(envAssignmentsCache, command, () => envAssignments(command));
 }
@@ -455,7 +455,7 @@ export function toolParamsMatch(entries: ReadonlyArray<readonly [string, { test(
   });
 }
 
-/** §3.2 without touching the disk: the raw path and its cleaned, workdir-joined spelling. */
+/** POL-GLOB-5 without touching the disk: the raw path and its cleaned, workdir-joined spelling. */
 export function pathSpellings(view: CallView): string[] {
   if (view.path === '') return [];
   const params = asRecord(view.call.params);
@@ -471,7 +471,7 @@ export function analysisOf(view: CallView): Analysis {
 }
 
 /**
- * §4.8: every spelling a restrictive rule tests: raw and components, their POSIX bodies,
+ * POL-RESTR-1: every spelling a restrictive rule tests: raw and components, their POSIX bodies,
  * rm/find canonical aliases, normalizations and alternates. Produced lazily, one base text at
  * a time (the raw command first, which needs no analysis), so a rule that matches early
  * stops the work; shared by all rules of one call.
@@ -545,7 +545,7 @@ function anyRestrictiveSubjectMatches(globs: GlobSet, view: CallView): boolean {
   return subjects.tooManyAliases;
 }
 
-/** Candidate spellings of one component (for per-component exclusion checks, §4.9 iii). */
+/** Candidate spellings of one component (for per-component exclusion checks, POL-EXCL-1 iii). */
 function componentCandidates(component: string): string[] {
   return memo(componentCandidatesCache, component, () => computeComponentCandidates(component));
 }
@@ -562,7 +562,7 @@ function computeComponentCandidates(component: string): string[] {
   return [...out];
 }
 
-/** §3.4 restrictive contains: case-insensitive on the raw text, retried on the normalized text. */
+/** POL-CONT-1..2 restrictive contains: case-insensitive on the raw text, retried on the normalized text. */
 function containsRestrictive(lowerEntries: readonly string[], text: string): boolean {
   const spellings = memo(containsSpellingsCache, text, () => {
     const lower = text.toLowerCase();
@@ -578,7 +578,7 @@ function restrictivePositive(cond: CommandGroup, view: CallView, globsMayMatch: 
   return cond.commandContains !== undefined && containsRestrictive(cond.commandContainsLower!, view.command);
 }
 
-/** §4.8 + §4.9: any interpretation matching suffices; exclusions apply per component. */
+/** POL-RESTR-1 + POL-EXCL-1: any interpretation matching suffices; exclusions apply per component. */
 export function restrictiveCommandMatch(cond: CommandGroup, view: CallView, groups: number): boolean {
   if (!restrictivePositive(cond, view, (groups & RULE_GLOBS) !== 0)) return false;
   const exclusions = cond.commandNotMatches;
@@ -618,7 +618,7 @@ function isExcluded(exclusions: GlobSet, text: string): boolean {
 }
 
 /**
- * §4.7: granting rules need every executed component covered; raw text is never tested.
+ * POL-GRANT-1: granting rules need every executed component covered; raw text is never tested.
  * Deviation (docs/compat.md): a command with no components (e.g. `X='$(;)' ';'`) never
  * satisfies a granting rule — "every one of zero components" would grant it vacuously.
  */

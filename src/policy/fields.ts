@@ -1,4 +1,4 @@
-// Field readers shared by load.ts and conditions.ts: globs checked against the §1.5 limits and
+// Field readers shared by load.ts and conditions.ts: globs checked against the POL-LOAD-1 limits and
 // compiled, and Go durations.
 import type { Node } from 'yaml';
 import { compileGlob, countGlobstars, type Glob } from './glob.ts';
@@ -7,7 +7,7 @@ import type { YamlReader } from './yaml-reader.ts';
 const MAX_GLOB_BYTES = 8192;
 const MAX_GLOBSTAR_PATTERN_BYTES = 256;
 
-/** One glob: within the §1.5 size and `**` limits, else a load error at its line. */
+/** One glob: within the POL-LOAD-1 size and `**` limits, else a load error at its line. */
 export function checkedGlob(reader: YamlReader, node: Node | null, pattern: string, where: string, compile = compileGlob): Glob {
   const bytes = Buffer.byteLength(pattern);
   if (bytes > MAX_GLOB_BYTES) reader.fail(node, `${where}: pattern is ${bytes} bytes; the limit is ${MAX_GLOB_BYTES}`);

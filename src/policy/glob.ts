@@ -1,4 +1,4 @@
-// Rampart's glob dialect (policy-format.md §3.1), compiled once at load time.
+// Rampart's glob dialect (POL-GLOB-2), compiled once at load time.
 //
 // Before matching, every backslash in pattern and subject becomes `/`. Branches, first
 // applicable wins: `*` alone; patterns holding `**` (anchored NFA, `**` crosses `/`);
@@ -82,7 +82,7 @@ function containsInOrder(subject: string, pieces: string[]): boolean {
 
 /**
  * Tokenizes and returns an anchored matcher, or null if the pattern is malformed.
- * `globstar` mode: `**` crosses `/` and classes never match `/` (§3.1 step 2); otherwise Go
+ * `globstar` mode: `**` crosses `/` and classes never match `/` (POL-GLOB-2 branch 2); otherwise Go
  * filepath.Match rules (classes may match any character).
  */
 function compileTokens(pattern: string, globstar: boolean): ((s: string) => boolean) | null {
@@ -320,7 +320,7 @@ function literalSuffix(pattern: string): string {
   return pattern.slice(last + 1);
 }
 
-// §3.2 path globs: always the anchored `**` NFA (`*`/`?` within a segment), leading `**/` may match zero directories.
+// POL-GLOB-5 path globs: always the anchored `**` NFA (`*`/`?` within a segment), leading `**/` may match zero directories.
 export function compilePathGlob(source: string): Glob {
   const pattern = source.replaceAll('\\', '/');
   if (pattern === '' || countGlobstars(pattern) > 2) return { source, test: never };
@@ -337,7 +337,7 @@ export function compilePathGlob(source: string): Glob {
   };
 }
 
-/** §3.3 domain globs: lower-cased plain filepath.Match (`*.x.io` does not match `x.io`). */
+/** POL-GLOB-6 domain globs: lower-cased plain filepath.Match (`*.x.io` does not match `x.io`). */
 export function compileDomainGlob(source: string): Glob {
   const matcher = compileTokens(source.toLowerCase().replace(/\.$/, ''), false);
   return { source, test: (domain) => matcher !== null && matcher(domain.toLowerCase().replace(/\.$/, '')) };

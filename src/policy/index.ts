@@ -1,4 +1,4 @@
-// The policy engine: Rampart-compatible policy files (policy-format.md). Parse (load.ts), the
+// The policy engine: Rampart-compatible policy files (docs/policy.md). Parse (load.ts), the
 // kinds of `when:` condition (conditions.ts), analyse shell commands (shell.ts), match globs
 // (glob.ts), decide (evaluate.ts), and run test suites / attack corpora (suite.ts, corpus.ts).
 // No HTTP, no disk writes.

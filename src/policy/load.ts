@@ -1,5 +1,5 @@
-// Policy files -> PolicySet (policy-format.md §1, §2.5). Strict: unknown keys, wrong shapes and
-// every §1.5 validation failure reject the file with file:line: reason. Globs are compiled here
+// Policy files -> PolicySet (POL-FILE-1..3, POL-SRC-1..5). Strict: unknown keys, wrong shapes and
+// every POL-LOAD-1 validation failure reject the file with file:line: reason. Globs are compiled here
 // so evaluate() does no parsing; `when:` conditions by their kinds (conditions.ts).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,7 +46,7 @@ export function loadPolicyFile(file: string): PolicySet {
   return toSet([parsed], parsed.defaultAction);
 }
 
-/** The serve store (§2.5, with our built-in policy standing in for upstream's embedded one). */
+/** The serve store (POL-SRC-1..5, with our built-in policy standing in for upstream's embedded one). */
 export function loadServePolicies(opts: ServeStoreOptions): PolicySet {
   let primary: PolicyFile;
   let dirFiles: string[];
@@ -112,7 +112,7 @@ function policyFilesIn(dir: string): string[] {
     .sort();
 }
 
-/** §2.5 directory merge: duplicate names across files are an error (one upstream exception). */
+/** POL-SRC-1..5 directory merge: duplicate names across files are an error (one upstream exception). */
 function mergeDirectory(files: PolicyFile[]): PolicyFile[] {
   const seen = new Map<string, string>();
   return files.map((file) => {

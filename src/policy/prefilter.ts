@@ -71,7 +71,7 @@ export function literalRuns(text: string, glob: boolean): string[] {
 /**
  * The alternatives of the first of a rule's condition kinds that declares a gate with literal
  * runs in every alternative; undefined when the rule must always be evaluated (no such kind, or
- * `default: true`). Sound because every present kind must pass (§1.4): a kind the command cannot
+ * `default: true`). Sound because every present kind must pass (POL-WHEN-1..6): a kind the command cannot
  * pass rules the rule out whatever the others do.
  */
 function gateOf(rule: Rule): Alternative[] | undefined {

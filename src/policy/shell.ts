@@ -1,11 +1,11 @@
-// Shell analysis of exec commands (policy-format.md §4): sanitize, split on operators,
+// Shell analysis of exec commands (POL-SHELL): sanitize, split on operators,
 // tokenize, normalize (launchers, wrappers, assignments, redirections), extract subcommands,
 // canonicalise rm/find, collect env assignments. Nothing here expands variables, globs or `~`,
 // or unwraps sudo/doas/time/xargs. Pure functions of strings.
 
 export type Dialect = 'posix' | 'cmd' | 'powershell';
 
-/** §4.1: drop ANSI CSI sequences, NUL and control characters except TAB and LF. */
+/** POL-SHELL-1: drop ANSI CSI sequences, NUL and control characters except TAB and LF. */
 export function sanitize(text: string): string {
   if (!CONTROL.test(text)) return text;
   // eslint-disable-next-line no-control-regex
@@ -15,7 +15,7 @@ export function sanitize(text: string): string {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x08\x0b-\x1f]/;
 
-/** §4.2: split on `&&`, `||`, `|`, `;`, newline and a lone `&` outside quotes and escapes. */
+/** POL-SHELL-2: split on `&&`, `||`, `|`, `;`, newline and a lone `&` outside quotes and escapes. */
 export function splitCommand(text: string, dialect: Dialect = 'posix'): string[] {
   // Splitting never deletes characters: pieces are trimmed slices between separators.
   const pieces: string[] = [];
@@ -73,7 +73,7 @@ function pushPiece(pieces: string[], text: string, start: number, end: number): 
 
 const [CARET, DQUOTE, SQUOTE, BACKSLASH, AMP, PIPE, SEMI, NEWLINE, GT, LT, SPACE, TAB] = Array.from('^"\'\\&|;\n>< \t', (c) => c.charCodeAt(0));
 
-/** §4.3: split a segment into words, removing quotes and escapes in the given dialect. */
+/** POL-SHELL-3: split a segment into words, removing quotes and escapes in the given dialect. */
 export function tokenize(segment: string, dialect: Dialect = 'posix'): string[] {
   const tokens: string[] = [];
   let word = '';
@@ -185,7 +185,7 @@ function dialectOf(head: string): Dialect {
 }
 
 /**
- * Peels one transparent launcher (§4.4 b): command, exec, env, nohup, nice, timeout, setsid,
+ * Peels one transparent launcher (POL-SHELL-4): command, exec, env, nohup, nice, timeout, setsid,
  * stdbuf. Returns the remaining words, or undefined when the head is not a launcher or has an
  * option we do not understand (then it is "not unwrapped"). A launcher with no command stays.
  */
@@ -324,7 +324,7 @@ export function peelLauncher(words: string[]): string[] | undefined {
 }
 
 /**
- * Strips one shell wrapper (§4.4 c): `bash [-flags] -c CMD`, `cmd /c CMD`, `powershell -command CMD`.
+ * Strips one shell wrapper (POL-SHELL-4): `bash [-flags] -c CMD`, `cmd /c CMD`, `powershell -command CMD`.
  * Returns the inner words (re-tokenized in the inner dialect when exactly one word follows).
  */
 function peelShellWrapper(words: string[]): string[] | undefined {
@@ -371,7 +371,7 @@ function dropLeadingRedirections(words: string[]): string[] {
   return words.slice(i);
 }
 
-/** §4.4 steps for one segment's words: assignments, launchers, shell wrappers, until stable. */
+/** POL-SHELL-4 steps for one segment's words: assignments, launchers, shell wrappers, until stable. */
 export function normalizeWords(words: string[], dialect: Dialect): string[] {
   let current = words;
   for (let guard = 0; guard < 64; guard++) {
@@ -420,7 +420,7 @@ export function clearShellCaches(): void {
   analysisCache.clear();
 }
 
-/** §4.4 Normalize(cmd). */
+/** POL-SHELL-4 Normalize(cmd). */
 export function normalize(command: string): string {
   const cached = normalizeCache.get(command);
   if (cached !== undefined) return cached;
@@ -436,7 +436,7 @@ export function normalize(command: string): string {
   return out;
 }
 
-/** §4.5: bodies of `$( )`, backticks, `<( )`/`>( )`, and `eval ARGS`, recursively. Not quote-aware. */
+/** POL-SHELL-5: bodies of `$( )`, backticks, `<( )`/`>( )`, and `eval ARGS`, recursively. Not quote-aware. */
 export function extractSubcommands(command: string, depth = 0): string[] {
   if (depth > 8) return [];
   const found: string[] = [];
@@ -483,7 +483,7 @@ function addSubcommand(found: string[], depth: number, body: string): void {
   found.push(trimmed, ...extractSubcommands(trimmed, depth + 1));
 }
 
-/** §4.6: the pieces a command executes, and whether it has more than one. */
+/** POL-SHELL-6: the pieces a command executes, and whether it has more than one. */
 export interface Analysis {
   raw: string;
   normalized: string;
@@ -511,7 +511,7 @@ export function analyze(raw: string): Analysis {
   return analysis;
 }
 
-/** §4.8 "POSIX body" variant: control-structure keywords and grouping stripped. */
+/** POL-RESTR-1 "POSIX body" variant: control-structure keywords and grouping stripped. */
 export function posixBody(text: string): string {
   let body = text.trim();
   // Fast path: none of the edits below can apply.
@@ -588,7 +588,7 @@ function withoutRedirections(words: string[]): string[] {
 export const MAX_RM_ALIASES = 256;
 
 /**
- * §4.8 b: canonical `rm -rf <operand>` spellings of destructive rm/find invocations.
+ * POL-RESTR-3: canonical `rm -rf <operand>` spellings of destructive rm/find invocations.
  * Returns undefined when there would be more than MAX_RM_ALIASES (callers treat it as a match).
  */
 export function rmAliases(text: string): string[] | undefined {
@@ -639,7 +639,7 @@ export function rmAliases(text: string): string[] | undefined {
 }
 
 /**
- * §4.8 d: alternate spellings — head replaced by its lower-cased basename (busybox applet
+ * POL-RESTR-4: alternate spellings — head replaced by its lower-cased basename (busybox applet
  * peeled), here-string bodies, and cmd.exe / PowerShell re-parses.
  */
 export function alternates(text: string): string[] {
@@ -680,7 +680,7 @@ function nameOf(word: string): string | undefined {
   return /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(word)?.[1];
 }
 
-/** §4.10: names of environment variables the command assigns, in all dialects. */
+/** POL-ENVA-1..2: names of environment variables the command assigns, in all dialects. */
 export function envAssignments(command: string, depth = 0): string[] {
   if (depth > 4) return [];
   const names = new Set<string>();

@@ -1,4 +1,4 @@
-// `rampart test FILE` (policy-format.md §7): a suite file (`policy:` + `tests:`) or a policy file
+// `rampart test FILE` (POL-SUITE-1..2): a suite file (`policy:` + `tests:`) or a policy file
 // with inline `tests:`, run by preview evaluation; a test passes on the exact expected action.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,7 +40,7 @@ export interface SuiteResult {
 }
 
 export interface RunSuiteOptions {
-  /** Only tests whose name matches this glob (policy glob syntax, §3.1). */
+  /** Only tests whose name matches this glob (policy glob syntax, POL-GLOB-2). */
   run?: string;
   /** Policy file overriding the suite's `policy:` (upstream `--config`). */
   config?: string;
@@ -68,7 +68,7 @@ export function loadSuite(file: string): Suite {
 }
 
 export function runSuite(suite: Suite, opts: RunSuiteOptions = {}): SuiteResult {
-  // Rampart's own glob (§3.1): a trailing `*` is a prefix test, so "deny*" also selects names with "/".
+  // Rampart's own glob (POL-GLOB-2): a trailing `*` is a prefix test, so "deny*" also selects names with "/".
   const runGlob = opts.run !== undefined ? compileGlob(opts.run) : undefined;
   const filter = (name: string) => runGlob === undefined || runGlob.test(name);
   const set = opts.set ?? loadPolicyFile(opts.config ?? suite.policyFile);

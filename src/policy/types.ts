@@ -7,7 +7,7 @@ import { EXIT_POLICY_ERROR } from '../exit-codes.ts';
 
 export type Action = 'allow' | 'deny' | 'ask' | 'watch' | 'webhook';
 
-/** One tool call to decide on (policy-format.md §2.1). */
+/** One tool call to decide on (POL-EVAL-1..3). */
 export interface ToolCall {
   agent: string;
   session: string;
@@ -23,7 +23,7 @@ export interface ToolCall {
 export interface Decision {
   action: Action;
   message: string;
-  /** Names of policies that fired, in order (policy-format.md §2.2). */
+  /** Names of policies that fired, in order (POL-EVAL-4..7). */
   matchedPolicies: string[];
   /** Only on deny: `rampart allow "<cmd>"` style hints. */
   suggestions?: string[];

@@ -1,4 +1,4 @@
-// `rampart serve` transport: node:http, the routes of policy-format.md §5, limits and timeouts.
+// `rampart serve` transport: node:http, the routes of docs/server-api.md, limits and timeouts.
 // Decisions come from src/policy, records go to src/audit; this file only wires them together.
 // Used by `rampart serve` and, in-process, by `rampart wrap`.
 import fs from 'node:fs';

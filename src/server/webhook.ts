@@ -1,5 +1,5 @@
 // `action: webhook` rules: ask an external URL for allow/deny, bounded by the rule's timeout,
-// failing closed unless the rule says fail_open (policy-format.md §1.3, §5).
+// failing closed unless the rule says fail_open (POL-FILE-2, docs/server-api.md).
 import type { ToolCall } from '../policy/types.ts';
 
 export interface WebhookConfig {

@@ -1,4 +1,4 @@
-// Versioned wire types of the serve HTTP API (policy-format.md §5) and the validators that turn
+// Versioned wire types of the serve HTTP API (docs/server-api.md) and the validators that turn
 // an untrusted body into a ToolCall. Anything malformed is an HttpError(400) that says what.
 import type { ToolCall } from '../policy/types.ts';
 import { badRequest } from './errors.ts';
@@ -71,7 +71,7 @@ export interface ErrorV1 {
   error: string;
 }
 
-/** Names that must be written lower-case (policy-format.md §5). */
+/** Names that must be written lower-case (docs/server-api.md). */
 const RESERVED_TOOLS = new Set(['exec', 'read', 'write', 'edit', 'fetch', 'http', 'web_fetch', 'browser', 'mcp', 'mcp-dangerous', 'mcp-destructive']);
 const TOOL_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 

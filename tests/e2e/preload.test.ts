@@ -1,5 +1,5 @@
 // `rampart preload` end to end, as a user runs it: the built CLI, the built librampart.so in a
-// temporary HOME, a real `rampart serve` on loopback, real children. product.md, "The CLI".
+// temporary HOME, a real `rampart serve` on loopback, real children. docs/cli.md CLI-PRELOAD-1..11.
 // Serial: each test starts several node processes, and the machine has 2 shared cores.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';

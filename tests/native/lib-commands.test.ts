@@ -1,7 +1,7 @@
 // `rampart lib path|verify|install` run as a user runs them: the built CLI, a temporary HOME,
 // real library files. Some cases run an "installed" copy of the package (dist/, native/,
 // package.json, node_modules) outside the source checkout, so no target/release build is found.
-// Guards the product page's "Library installation" (ls -la ~/.rampart/lib/ shows librampart.so)
+// Guards docs/cli.md CLI-LIB-1..3, "Library installation" (ls -la ~/.rampart/lib/ shows librampart.so)
 // and "Troubleshooting" ("librampart.so not found").
 import fs from 'node:fs';
 import path from 'node:path';
@@ -85,7 +85,7 @@ test('lib install --from puts librampart.so in ~/.rampart/lib; path and verify t
   t.is(install.code, 0, install.stderr);
   t.is(install.stdout, `installed librampart.so ${VERSION} to ${installed}\n  from ${lib}\n`);
 
-  // The product page's check.
+  // The check docs/cli.md CLI-LIB-1 tells users to run.
   const ls = await runProgram('ls', ['-la', path.join(home, '.rampart', 'lib') + '/']);
   t.regex(ls.stdout, /^-rwxr-xr-x .* librampart\.so$/m);
 

@@ -1,4 +1,4 @@
-// The serve HTTP contract (policy-format.md §5) against a real server on 127.0.0.1.
+// The serve HTTP contract (docs/server-api.md) against a real server on 127.0.0.1.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Shipping (product.md "Platform packages ... so `npx rampart` needs no compiler"): `npm run pack`
+// Shipping (docs/cli.md CLI-GEN-3: platform packages, so `npx rampart` needs no compiler): `npm run pack`
 // makes the main and platform tarballs; a fresh project outside the repository installs them
 // offline, with an empty npm cache and a temporary HOME, and `npx rampart preload` protects a Node
 // and a Python agent there. Without the platform package, rampart says what is missing.

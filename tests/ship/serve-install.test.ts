@@ -1,4 +1,4 @@
-// `rampart serve install|uninstall` (product.md "The CLI"): the unit file a user gets, what happens
+// `rampart serve install|uninstall` (docs/cli.md CLI-SERVE-6..7): the unit file a user gets, what happens
 // when `systemctl --user` works and when it does not, and that the unit's command really serves.
 import test from 'ava';
 import { spawn } from 'node:child_process';

@@ -1,4 +1,4 @@
-// `rampart setup <agent>` (product page "Protect Codex CLI"; product.md "The CLI"): the wrapper at
+// `rampart setup <agent>` (docs/cli.md CLI-SETUP-1..3): the wrapper at
 // ~/.local/bin/codex runs the real codex under preload, never itself; --force, --remove, refusals.
 import test from 'ava';
 import crypto from 'node:crypto';

@@ -1,4 +1,4 @@
-// `rampart wrap` (product.md "The CLI"; policy-format.md §6 for upstream): a statically linked agent
+// `rampart wrap` (docs/cli.md CLI-WRAP-1..5): a statically linked agent
 // that runs commands through `$SHELL -c` is checked by the shim: allowed commands run, denied ones
 // print `rampart: blocked — <message>`, exit 126 and have no effect; a server that does not answer
 // properly blocks (fail-closed); the token never appears on a command line.

@@ -8,7 +8,7 @@ import { endpoint, resolveFailOpen, serverAddress } from '../settings.ts';
 import { oneLine } from '../../util/text.ts';
 import { topLevelKeys } from '../http.ts';
 
-test('argv is quoted the way librampart.so quotes it (product page: /bin/bash -c "ls -la")', (t) => {
+test('argv is quoted the way librampart.so quotes it (LIB-REQ-3: /bin/bash -c "ls -la")', (t) => {
   t.is(shellQuote(['/bin/bash', '-c', 'ls -la']), '/bin/bash -c "ls -la"');
   t.is(shellQuote(['rm', '-rf', '/']), 'rm -rf /');
   t.is(shellQuote(['echo', '']), 'echo ""');

@@ -1,6 +1,6 @@
 // The native addon through its TypeScript API, against real files: gcc-built stand-ins for
 // librampart.so, the real freshly built library, /bin/true, a static program, setuid copies,
-// scripts. Guards product.md "native addon": find the library, check it (ELF class and
+// scripts. Guards docs/cli.md CLI-PRELOAD-5 and CLI-LIB-1..3: find the library, check it (ELF class and
 // machine, exported hooks, version), install it atomically, tell static or setuid targets.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Compatibility with the reference's shipped files (policy-format.md §7), read in place where
+// Compatibility with the reference's shipped files (POL-SUITE-1..2), read in place where
 // tests/reference.ts finds them: its example suite and its attack corpus against its standard.yaml.
 import { referenceFile, referenceTest } from '../../../tests/reference-test.ts';
 import { loadCorpus, loadPolicyFile, loadSuite, runSuite, scoreCorpus } from '../index.ts';
@@ -7,7 +7,7 @@ const standardFile = () => referenceFile('standard.yaml');
 const standard = () => loadPolicyFile(standardFile());
 const corpus = () => loadCorpus(referenceFile('bench-corpus.yaml'));
 
-referenceTest('§7 rampart-tests.yaml against standard.yaml (policy override like --config)', (t) => {
+referenceTest('POL-SUITE-1..2 rampart-tests.yaml against standard.yaml (policy override like --config)', (t) => {
   const suite = loadSuite(referenceFile('rampart-tests.yaml'));
   t.is(suite.policyFile, standardFile()); // `policy: standard.yaml` is relative to the suite file
   t.is(suite.tests.length, 22);
@@ -24,14 +24,14 @@ referenceTest('§7 rampart-tests.yaml against standard.yaml (policy override lik
   t.true(result.tests.filter((r) => r.tool === 'exec').every((r) => r.passed));
 });
 
-referenceTest('§7 suite --run filters by name glob', (t) => {
+referenceTest('POL-SUITE-1..2 suite --run filters by name glob', (t) => {
   const suite = loadSuite(referenceFile('rampart-tests.yaml'));
   const result = runSuite(suite, { config: standardFile(), run: 'deny rm*' });
   t.deepEqual(result.tests.map((r) => r.name), ['deny rm -rf /', 'deny rm -rf home']);
   t.is(result.passed, 2);
 });
 
-referenceTest('§7 corpus shape: 124 cases, exec 110 (deny 70, watch 20, allow 11, ask 9); Linux run 85 exec', (t) => {
+referenceTest('POL-SUITE-1..2 corpus shape: 124 cases, exec 110 (deny 70, watch 20, allow 11, ask 9); Linux run 85 exec', (t) => {
   const { cases } = corpus();
   const exec = cases.filter((c) => c.tool === 'exec');
   t.is(cases.length, 124);
@@ -42,14 +42,14 @@ referenceTest('§7 corpus shape: 124 cases, exec 110 (deny 70, watch 20, allow 1
 });
 
 /**
- * The reference's misses on a Linux run, traced through the documented semantics (§2, §4, §8):
+ * The reference's misses on a Linux run, traced through the documented semantics (POL-EVAL, POL-SHELL, docs/compat.md):
  * each is a case no standard.yaml rule can produce the expected action for. Everything else the
  * reference covers. Reasons are kept short; docs/compat.md has the discussion.
  */
 const REFERENCE_MISSES: Record<string, string> = {
   'EXFIL-002': 'watch-http-post is a granting rule: the tar | base64 | curl pipeline escapes it; no deny rule',
   'EXFIL-005': 'no rule for nc with an input redirect',
-  'EXFIL-007': '§7: standard asks for cloud uploads, the corpus expects watch',
+  'EXFIL-007': 'POL-SUITE-1..2: standard asks for cloud uploads, the corpus expects watch',
   'EXFIL-008': 'transfer.sh is not in the exfil domain list; curl -F without a credential path',
   'EXFIL-009': 'openssl | xargs curl: no deny rule, no exfil domain',
   'EXFIL-010': '"**/.kube/config" is anchored and the rsync command does not end with it',
@@ -58,7 +58,7 @@ const REFERENCE_MISSES: Record<string, string> = {
   'CRED-007': 'no rule for kubectl config view',
   'CRED-011': 'standard denies cat .env (block-credential-commands); the corpus expects watch',
   'CRED-092': 'read of ~/.env: standard only watches .env reads',
-  'EXEC-001': '§7: no standard rule for npm install (watch expectation)',
+  'EXEC-001': 'POL-SUITE-1..2: no standard rule for npm install (watch expectation)',
   'EXEC-002': 'no standard rule for npm install (watch expectation)',
   'EXEC-003': 'no standard rule for pip install (watch expectation)',
   'EXEC-004': 'no standard rule for pip install git+URL',
@@ -93,7 +93,7 @@ const REFERENCE_MISSES: Record<string, string> = {
   'PRIV-092': 'no rule for chmod u+s (Linux variant)',
 };
 
-referenceTest('§7 bench corpus: our score with standard.yaml reaches the reference score, case by case', (t) => {
+referenceTest('POL-SUITE-1..2 bench corpus: our score with standard.yaml reaches the reference score, case by case', (t) => {
   const score = scoreCorpus(standard(), corpus(), { os: 'linux' });
   t.is(score.total, 94);
   const weight = (ids: Iterable<string>) => [...ids].reduce((n, id) => n + score.cases.find((c) => c.id === id)!.weight, 0);
@@ -106,7 +106,7 @@ referenceTest('§7 bench corpus: our score with standard.yaml reaches the refere
   t.deepEqual(regressions.map((c) => `${c.id}: expected ${c.expected}, got ${c.actual}`), []);
 });
 
-referenceTest('§7 strict scoring does not count ask for an expected deny', (t) => {
+referenceTest('POL-SUITE-1..2 strict scoring does not count ask for an expected deny', (t) => {
   const lenient = scoreCorpus(standard(), corpus(), { os: 'linux' });
   const strict = scoreCorpus(standard(), corpus(), { os: 'linux', strict: true });
   const askForDeny = lenient.cases.filter((c) => c.expected === 'deny' && c.actual === 'ask');

@@ -2,7 +2,7 @@
 // accepts exactly its keys, it evaluates them in the reference's order, and a kind registered
 // only here (a toy `workdir_matches`) is parsed, matched, left to the prefilter's "always
 // evaluate" and kept out of the decision cache exactly as its entry says, with no other file
-// knowing it. Plus the §1.4 combination rules on real policy files.
+// knowing it. Plus the POL-WHEN-1..6 combination rules on real policy files.
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
@@ -55,8 +55,8 @@ test('the loader accepts exactly the registry keys and `default` in when:, each 
   t.is(new Set(owned).size, owned.length, 'a key owned by two kinds');
 });
 
-test('the registry covers the §1.4 field table, in the reference evaluation order', (t) => {
-  // policy-format.md §1.4, field column (response_* are post-call only; default is not a kind).
+test('the registry covers the POL-WHEN-1..6 field table, in the reference evaluation order', (t) => {
+  // POL-WHEN-1..6, field column (response_* are post-call only; default is not a kind).
   const documented = [
     'command_matches', 'command_not_matches', 'command_contains', 'command_env_assignments', 'path_matches', 'path_not_matches',
     'url_matches', 'domain_matches', 'session_matches', 'session_not_matches', 'agent_depth', 'tool_param_matches', 'call_count',
@@ -156,12 +156,12 @@ test('a veto-only toy kind never matches alone, vetoes others, and its uncacheab
   t.is(evaluate(lying, exec('rm y', { ticket: 'OPS-7' })).action, 'deny');
 });
 
-// --- §1.4 combination rules, through the real loader ---------------------------------------
+// --- POL-WHEN-1..6 combination rules, through the real loader ---------------------------------------
 
 const decide = (when: string, call: ToolCall, action = 'deny') => evaluate(loadPolicyFile(policyFile(ruleWith(when, action))), call).message;
 const read = (pathValue: string, extra: Record<string, unknown> = {}): ToolCall => ({ agent: '', session: '', tool: 'read', params: { path: pathValue, ...extra } });
 
-test('§1.4 veto-only kinds and response_* never make a rule match; with a positive kind they veto', (t) => {
+test('POL-WHEN-1..6 veto-only kinds and response_* never make a rule match; with a positive kind they veto', (t) => {
   for (const when of ['{ path_not_matches: ["/etc/**"] }', '{ response_matches: ["secret"] }', '{ response_not_matches: ["x"], command_not_matches: ["y"] }']) {
     t.is(decide(when, read('/home/x')), 'no matching rule; using default action', when);
     t.is(decide(when, exec('ls')), 'no matching rule; using default action', when);
@@ -174,7 +174,7 @@ test('§1.4 veto-only kinds and response_* never make a rule match; with a posit
   t.is(decide('{ command_env_assignments: ["LD_*"], command_not_matches: ["LD_LIBRARY_PATH=* *"] }', exec('LD_LIBRARY_PATH=lib ls')), 'no matching rule; using default action');
 });
 
-test('§1.4 lists that are empty or null set nothing: such a when is unconditional', (t) => {
+test('POL-WHEN-1..6 lists that are empty or null set nothing: such a when is unconditional', (t) => {
   t.is(decide('{ command_matches: [], session_not_matches: null, default: false }', exec('anything')), 'fired');
   t.is(decide('{ tool_param_matches: {} }', read('/x')), 'fired');
   // agent_depth: {} is present (and positive): it matches every depth.
@@ -182,7 +182,7 @@ test('§1.4 lists that are empty or null set nothing: such a when is uncondition
   t.is(decide('{ agent_depth: {}, command_not_matches: ["ls"] }', exec('pwd')), 'fired');
 });
 
-test('§1.4 url, domain and tool_param kinds on non-exec tools', (t) => {
+test('POL-WHEN-1..6 url, domain and tool_param kinds on non-exec tools', (t) => {
   const fetch = (url: string, params: Record<string, unknown> = {}): ToolCall => ({ agent: '', session: '', tool: 'fetch', params: { url, ...params } });
   t.is(decide('{ url_matches: ["https://evil.*"] }', fetch('https://evil.com/x')), 'fired');
   t.is(decide('{ domain_matches: ["*.evil.com"] }', fetch('https://A.EVIL.com./x')), 'fired');

@@ -1,4 +1,4 @@
-// policy-format.md §2 and §4.6–4.10: decisions, against small policies written to disk (one of
+// POL-EVAL and POL-SHELL-6, POL-GRANT, POL-RESTR, POL-EXCL, POL-ENVA in docs/policy.md: decisions, against small policies written to disk (one of
 // them, \`miniStandard\`, holds the reference standard.yaml's rules these cases exercise).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -46,7 +46,7 @@ policies:
 const std = (command: string) => evaluate(miniStandard, exec(command));
 
 for (const command of ['rm -rf /', '/bin/rm -rf /', 'RM -rf /', "'r'm -rf /", 'r\\m -r\\f /', 'rm --recursive --force /', 'busybox rm -rf /', 'x; rm -rf /', 'echo $(rm -rf /)', "eval 'rm -rf /'", 'nohup rm -rf /', 'rm -rf /tmp/x && rm -rf /']) {
-  test(`§4.8 standard denies ${JSON.stringify(command)}`, (t) => {
+  test(`POL-RESTR-1 standard denies ${JSON.stringify(command)}`, (t) => {
     const d = std(command);
     t.is(d.action, 'deny');
     t.is(d.matchedPolicies[0], 'block-destructive');
@@ -54,18 +54,18 @@ for (const command of ['rm -rf /', '/bin/rm -rf /', 'RM -rf /', "'r'm -rf /", 'r
   });
 }
 
-test('§4.8 sudo is not unwrapped: standard asks for "sudo rm -rf /"', (t) => {
+test('POL-RESTR-1 sudo is not unwrapped: standard asks for "sudo rm -rf /"', (t) => {
   t.is(std('sudo rm -rf /').action, 'ask');
 });
 
-test('§4.7 granting rules need every component: env is watched, env | grep KEY is not', (t) => {
+test('POL-GRANT-1 granting rules need every component: env is watched, env | grep KEY is not', (t) => {
   t.is(std('env').action, 'watch');
   t.is(std('env | grep KEY').action, 'allow');
   t.is(std('FOO=1 git status').action, 'allow');
   t.deepEqual(std('git status').matchedPolicies, ['allow-unmatched']);
 });
 
-test('§4.7 deviation: a command with no components (or only operators) satisfies no granting rule', (t) => {
+test('POL-GRANT-1 deviation: a command with no components (or only operators) satisfies no granting rule', (t) => {
   const p = policy(`default_action: ask
 policies:
   - { name: grant-git, rules: [{ action: allow, when: { command_matches: ["git status"] } }] }
@@ -91,7 +91,7 @@ policies:
   }
 });
 
-test('§2.1 conflicting command aliases and over-long fields are denied before policy', (t) => {
+test('POL-EVAL-1..3 conflicting command aliases and over-long fields are denied before policy', (t) => {
   const allowAll = policy('version: "1"\ndefault_action: allow\npolicies: []\n');
   const conflict = evaluate(allowAll, { agent: '', session: '', tool: 'exec', params: { command: 'ls' }, input: { cmd: 'rm -rf /' } });
   t.is(conflict.action, 'deny');
@@ -104,7 +104,7 @@ test('§2.1 conflicting command aliases and over-long fields are denied before p
   t.is(evaluate(allowAll, exec('x'.repeat(8192))).action, 'allow');
 });
 
-test('§2.2 default action when nothing is in scope or nothing fires', (t) => {
+test('POL-EVAL-4..7 default action when nothing is in scope or nothing fires', (t) => {
   const p = policy(`default_action: ask
 policies:
   - name: reads
@@ -121,7 +121,7 @@ policies:
   t.is(evaluate(unset, exec('ls')).action, 'deny');
 });
 
-test('§2.2 priority order, first matching rule per policy, lattice and messages', (t) => {
+test('POL-EVAL-4..7 priority order, first matching rule per policy, lattice and messages', (t) => {
   const p = policy(`default_action: allow
 policies:
   - name: late-watch
@@ -145,7 +145,7 @@ policies:
   t.is(evaluate(p, exec('git push origin')).action, 'ask');
 });
 
-test('§2.2 deny lists fired policies, the deny policy and every later in-scope policy', (t) => {
+test('POL-EVAL-4..7 deny lists fired policies, the deny policy and every later in-scope policy', (t) => {
   const p = policy(`policies:
   - { name: a, priority: 1, rules: [{ action: watch, when: { command_matches: ["rm *"] } }] }
   - { name: b, priority: 2, rules: [{ action: deny, message: no, when: { command_matches: ["rm *"] } }] }
@@ -158,7 +158,7 @@ test('§2.2 deny lists fired policies, the deny policy and every later in-scope 
   t.deepEqual(d.matchedPolicies, ['a', 'b', 'c']);
 });
 
-test('§1.2 scope: match on agent, session and tool globs; disabled policies are ignored', (t) => {
+test('POL-EVAL-4 scope: match on agent, session and tool globs; disabled policies are ignored', (t) => {
   const p = policy(`default_action: allow
 policies:
   - { name: a, match: { agent: "claude*" }, rules: [{ action: deny }] }
@@ -172,7 +172,7 @@ policies:
   t.is(evaluate(p, { agent: '', session: '', tool: 'mcp__fs', params: {} }).action, 'deny');
 });
 
-test('§1.4 when fields: contains, env assignments, sessions, depth, tool params, default', (t) => {
+test('POL-WHEN-1..6 when fields: contains, env assignments, sessions, depth, tool params, default', (t) => {
   const p = policy(`default_action: allow
 policies:
   - name: p
@@ -193,7 +193,7 @@ policies:
   t.is(evaluate(d, exec('ls')).action, 'watch');
 });
 
-test('§1.4 quirk: a when with only exclusions never matches; an empty when always matches', (t) => {
+test('POL-WHEN-1..6 quirk: a when with only exclusions never matches; an empty when always matches', (t) => {
   const p = policy(`default_action: allow
 policies:
   - { name: only-not, rules: [{ action: deny, when: { command_not_matches: ["ls"] } }] }
@@ -204,7 +204,7 @@ policies:
   t.is(evaluate(empty, exec('ls')).action, 'ask');
 });
 
-test('§4.9 exclusions apply per component: a safe piece cannot excuse a dangerous sibling', (t) => {
+test('POL-EXCL-1 exclusions apply per component: a safe piece cannot excuse a dangerous sibling', (t) => {
   const p = policy(`default_action: allow
 policies:
   - name: rm
@@ -216,7 +216,7 @@ policies:
   t.is(evaluate(p, exec('rm -rf /tmp/x && rm -rf /')).action, 'deny');
 });
 
-test('§2.6 call_count counts only enforced calls, in a sliding window, across the given state', (t) => {
+test('POL-EVAL-9..10 call_count counts only enforced calls, in a sliding window, across the given state', (t) => {
   const p = policy(`default_action: allow
 policies:
   - { name: rate, rules: [{ action: deny, message: slow down, when: { call_count: { gte: 2, window: 1m } } }] }
@@ -230,7 +230,7 @@ policies:
   t.is(evaluate(p, exec('ls'), { state, now: new Date(now.getTime() + 61_000) }).action, 'allow');
 });
 
-test('§1.3 once rules are consumed by enforcing evaluations only; expired rules are skipped', (t) => {
+test('POL-FILE-2 once rules are consumed by enforcing evaluations only; expired rules are skipped', (t) => {
   const p = policy(`default_action: deny
 policies:
   - name: grant
@@ -245,7 +245,7 @@ policies:
   t.is(evaluate(p, exec('old')).action, 'deny');
 });
 
-test('§2.3 only the two durable basenames count: a file named __proto__ or toString is an ordinary policy file', (t) => {
+test('POL-EVAL-8 only the two durable basenames count: a file named __proto__ or toString is an ordinary policy file', (t) => {
   for (const name of ['__proto__', 'toString', 'constructor']) {
     const file = path.join(tempDir(), name);
     fs.writeFileSync(file, `policies:
@@ -256,7 +256,7 @@ test('§2.3 only the two durable basenames count: a file named __proto__ or toSt
   }
 });
 
-test('§2.3 allows from user-overrides.yaml beat ask but not deny', (t) => {
+test('POL-EVAL-8 allows from user-overrides.yaml beat ask but not deny', (t) => {
   const home = tempDir();
   const file = path.join(home, 'user-overrides.yaml');
   fs.writeFileSync(file, `policies:

@@ -1,15 +1,15 @@
-// policy-format.md §3.1: every branch of MatchGlob and the listed consequences.
+// POL-GLOB-2: every branch of MatchGlob and the listed consequences.
 import test from 'ava';
 import { compileDomainGlob, compileGlob, compilePathGlob, GlobSet } from '../glob.ts';
 
 const m = (pattern: string, subject: string) => compileGlob(pattern).test(subject);
 
-test('§3.1 step 1: "*" alone matches anything, including the empty string', (t) => {
+test('POL-GLOB-2 branch 1: "*" alone matches anything, including the empty string', (t) => {
   t.true(m('*', ''));
   t.true(m('*', 'a/b c'));
 });
 
-test('§3.1: an empty pattern never matches; subjects over 8192 bytes never match', (t) => {
+test('POL-GLOB-2: an empty pattern never matches; subjects over 8192 bytes never match', (t) => {
   t.false(m('', ''));
   t.false(m('', 'x'));
   t.false(m('*', 'x'.repeat(8193)));
@@ -17,7 +17,7 @@ test('§3.1: an empty pattern never matches; subjects over 8192 bytes never matc
   t.false(m('a*', 'a' + 'é'.repeat(4096))); // 8193 bytes in UTF-8
 });
 
-test('§3.1 step 2: "**" crosses "/", single "*" and "?" do not', (t) => {
+test('POL-GLOB-2 branch 2: "**" crosses "/", single "*" and "?" do not', (t) => {
   t.true(m('rm -rf /**', 'rm -rf /usr/local/bin'));
   t.true(m('rm -rf /**', 'rm -rf /'));
   t.true(m('dd **of=/dev/sd**', 'dd if=/dev/zero of=/dev/sda bs=1M'));
@@ -27,13 +27,13 @@ test('§3.1 step 2: "**" crosses "/", single "*" and "?" do not', (t) => {
   t.false(m('**/a?c', 'x/a/c'));
 });
 
-test('§3.1 step 2: "**/" retries at zero depth; more than two "**" never matches', (t) => {
+test('POL-GLOB-2 branch 2: "**/" retries at zero depth; more than two "**" never matches', (t) => {
   t.true(m('**/.env', '.env'));
   t.true(m('**/.env', 'p/q/.env'));
   t.false(m('**/a/**/b/**', 'x/a/y/b/z'));
 });
 
-test('§3.1 step 2: classes, ranges, negation; classes never match "/"; malformed => no match', (t) => {
+test('POL-GLOB-2 branch 2: classes, ranges, negation; classes never match "/"; malformed => no match', (t) => {
   t.true(m('**/file[0-9]', 'dir/file7'));
   t.false(m('**/file[0-9]', 'dir/filex'));
   t.true(m('**/file[^0-9]', 'dir/filex'));
@@ -42,7 +42,7 @@ test('§3.1 step 2: classes, ranges, negation; classes never match "/"; malforme
   t.false(m('**/file[]', 'dir/file]'));
 });
 
-test('§3.1 step 3: trailing "*" is a literal prefix test that crosses "/" and spaces', (t) => {
+test('POL-GLOB-2 branch 3: trailing "*" is a literal prefix test that crosses "/" and spaces', (t) => {
   t.true(m('git *', 'git push origin/main'));
   t.true(m('rampart policy generate*', 'rampart policy generate --x /a/b'));
   // The prefix is literal even if it contains "*": falls through to step 4/5 when it fails.
@@ -51,7 +51,7 @@ test('§3.1 step 3: trailing "*" is a literal prefix test that crosses "/" and s
   t.false(m('a*b*', 'ax/xbyy'));
 });
 
-test('§3.1 step 4: leading "*" = ordered substrings, unanchored, "?" and "[" literal', (t) => {
+test('POL-GLOB-2 branch 4: leading "*" = ordered substrings, unanchored, "?" and "[" literal', (t) => {
   t.true(m('*curl*localhost*', 'xx curl http://localhost:8080/a'));
   t.false(m('*curl*localhost*', 'localhost curl'));
   t.true(m('* | crontab -', 'echo x | crontab - && ls'));
@@ -59,7 +59,7 @@ test('§3.1 step 4: leading "*" = ordered substrings, unanchored, "?" and "[" li
   t.false(m('*a?b', 'zaxb'));
 });
 
-test('§3.1 step 5: filepath.Match: whole string, "*" and "?" stop at "/"', (t) => {
+test('POL-GLOB-2 branch 5: filepath.Match: whole string, "*" and "?" stop at "/"', (t) => {
   t.false(m('git * --force', 'git push origin/x --force'));
   t.true(m('git * --force', 'git push --force'));
   t.true(m('ls', 'ls'));
@@ -69,23 +69,23 @@ test('§3.1 step 5: filepath.Match: whole string, "*" and "?" stop at "/"', (t) 
   t.false(m('[a-c', 'a'));
 });
 
-test('§3: backslashes become "/" in pattern and subject before matching', (t) => {
+test('POL-GLOB: backslashes become "/" in pattern and subject before matching', (t) => {
   t.true(m('C:\\Windows\\*', 'C:/Windows/System32'));
   t.true(m('**\\.ssh\\id_*', 'C:\\Users\\me\\.ssh\\id_rsa'));
   t.true(m('r/m', 'r\\m'));
 });
 
-test('§3.1: matching is case-sensitive on Linux', (t) => {
+test('POL-GLOB-2: matching is case-sensitive on Linux', (t) => {
   t.false(m('rm -rf /', 'RM -rf /'));
 });
 
-test('§3.2 path globs are always the anchored NFA: "*" stays in a segment', (t) => {
+test('POL-GLOB-5 path globs are always the anchored NFA: "*" stays in a segment', (t) => {
   t.true(compilePathGlob('/etc/*').test('/etc/passwd'));
   t.false(compilePathGlob('/etc/*').test('/etc/ssh/sshd_config'));
   t.true(compilePathGlob('**/.ssh/id_*').test('~/.ssh/id_rsa'));
 });
 
-test('§3.3 domain globs: lower-cased, trailing dot stripped, "*.x.io" does not match "x.io"', (t) => {
+test('POL-GLOB-6 domain globs: lower-cased, trailing dot stripped, "*.x.io" does not match "x.io"', (t) => {
   t.true(compileDomainGlob('*.ngrok.io').test('Abc.NGROK.io.'));
   t.false(compileDomainGlob('*.ngrok.io').test('ngrok.io'));
 });

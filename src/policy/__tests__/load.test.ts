@@ -1,4 +1,4 @@
-// policy-format.md §1 and §2.5: strict loading with file:line: reason errors, and the stores.
+// POL-FILE-1..3 and POL-SRC-1..5: strict loading with file:line: reason errors, and the stores.
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
@@ -37,29 +37,29 @@ const UNKNOWN_KEYS: Array<[string, string, number, RegExp]> = [
   ['when', 'policies:\n  - name: a\n    rules:\n      - action: deny\n        when:\n          command_match: ["x"]\n', 6, /unknown key "command_match"/],
 ];
 for (const [where, yaml, line, reason] of UNKNOWN_KEYS) {
-  test(`§1 unknown key in ${where} is a load error with its line`, (t) => loadError(t, yaml, line, reason));
+  test(`POL-FILE-1..3 unknown key in ${where} is a load error with its line`, (t) => loadError(t, yaml, line, reason));
 }
 
-test('§1.3 require_approval and unknown actions are rejected', (t) => {
+test('POL-FILE-2 require_approval and unknown actions are rejected', (t) => {
   loadError(t, 'policies:\n  - name: a\n    rules:\n      - action: require_approval\n', 4, /removed in v0\.9\.9/);
   loadError(t, 'policies:\n  - name: a\n    rules:\n      - action: block\n', 4, /unknown action "block"/);
   loadError(t, 'default_action: require_approval\n', 1, /removed/);
 });
 
-test('§1.1 only version "" or "1"', (t) => {
+test('POL-FILE-1 only version "" or "1"', (t) => {
   loadError(t, 'version: "2"\n', 1, /unsupported version "2"/);
   t.notThrows(() => loadPolicyFile(write('version: 1\npolicies: []\n')));
 });
 
-test('§1.4 a scalar where a list is required is an error', (t) => {
+test('POL-WHEN-1 scalar where a list is required is an error', (t) => {
   loadError(t, 'policies:\n  - name: a\n    rules:\n      - action: deny\n        when:\n          command_matches: "rm *"\n', 6, /must be a list/);
 });
 
-test('§1.5 blank command_contains entries are rejected', (t) => {
+test('POL-LOAD-1 blank command_contains entries are rejected', (t) => {
   loadError(t, 'policies:\n  - name: a\n    rules:\n      - action: deny\n        when:\n          command_contains:\n            - "ok"\n            - "  "\n', 8, /blank entry/);
 });
 
-test('§1.5 glob length limits: 8192 bytes, 256 with "**", at most two "**"', (t) => {
+test('POL-LOAD-1 glob length limits: 8192 bytes, 256 with "**", at most two "**"', (t) => {
   const rule = (pattern: string) => `policies:\n  - name: a\n    rules:\n      - action: deny\n        when:\n          command_matches: ["${pattern}"]\n`;
   loadError(t, rule('x'.repeat(8193)), 6, /8193 bytes; the limit is 8192/);
   t.notThrows(() => loadPolicyFile(write(rule('x'.repeat(8192)))));
@@ -67,12 +67,12 @@ test('§1.5 glob length limits: 8192 bytes, 256 with "**", at most two "**"', (t
   loadError(t, rule('**a**b**'), 6, /more than two "\*\*"/);
 });
 
-test('§1.2 duplicate policy names and missing names are errors', (t) => {
+test('POL-EVAL-4 duplicate policy names and missing names are errors', (t) => {
   loadError(t, 'policies:\n  - name: a\n  - name: a\n', 3, /duplicate policy name "a" \(first defined at line 2\)/);
   loadError(t, 'policies:\n  - description: x\n', 2, /has no name/);
 });
 
-test('§1 multi-document YAML, invalid YAML, empty files and files over 1 MiB are errors', (t) => {
+test('POL-FILE-1..3 multi-document YAML, invalid YAML, empty files and files over 1 MiB are errors', (t) => {
   loadError(t, 'policies: []\n---\npolicies: []\n', 2, /more than one YAML document/);
   loadError(t, 'policies: [\n', 2, /invalid YAML/);
   loadError(t, '', 1, /no YAML document/);
@@ -81,7 +81,7 @@ test('§1 multi-document YAML, invalid YAML, empty files and files over 1 MiB ar
   t.throws(() => loadPolicyFile(missing), { instanceOf: PolicyLoadError, message: `${missing}: file not found` });
 });
 
-test('§1.4 call_count and regex validation', (t) => {
+test('POL-WHEN-1..6 call_count and regex validation', (t) => {
   const when = (w: string) => `policies:\n  - name: a\n    rules:\n      - action: deny\n        when:\n          ${w}\n`;
   loadError(t, when('call_count: { gte: 1001, window: 1h }'), 6, /between 0 and 1000/);
   loadError(t, when('call_count: { gte: 5, window: 721h }'), 6, /at most 720h/);
@@ -89,7 +89,7 @@ test('§1.4 call_count and regex validation', (t) => {
   loadError(t, when('response_matches: ["(unclosed"]'), 6, /invalid regex/);
 });
 
-test('§2.5 serve store without --config: built-in policy plus ~/.rampart/policies, dir replaces by name', (t) => {
+test('POL-SRC-1..5 serve store without --config: built-in policy plus ~/.rampart/policies, dir replaces by name', (t) => {
   const home = tempDir();
   const policiesDir = path.join(home, '.rampart', 'policies');
   fs.mkdirSync(policiesDir, { recursive: true });
@@ -102,7 +102,7 @@ test('§2.5 serve store without --config: built-in policy plus ~/.rampart/polici
   t.true(watchTargets({ home }).includes(policiesDir));
 });
 
-test('§2.5 serve store with --config and --config-dir: primary wins name clashes; dir duplicates are errors', (t) => {
+test('POL-SRC-1..5 serve store with --config and --config-dir: primary wins name clashes; dir duplicates are errors', (t) => {
   const configDir = tempDir();
   const primary = write('default_action: allow\npolicies:\n  - { name: shared, rules: [{ action: deny, message: primary }] }\n');
   write('default_action: deny\npolicies:\n  - { name: shared, rules: [{ action: allow }] }\n  - { name: other, rules: [{ action: watch }] }\n', 'x.yaml', configDir);
@@ -115,7 +115,7 @@ test('§2.5 serve store with --config and --config-dir: primary wins name clashe
   t.deepEqual(watchTargets({ configFile: primary, configDir }), [primary, configDir]);
 });
 
-test('§2.6 an empty serve store is an error', (t) => {
+test('POL-EVAL-9..10 an empty serve store is an error', (t) => {
   const empty = write('policies: []\n');
   t.throws(() => loadServePolicies({ configFile: empty }), { instanceOf: PolicyLoadError, message: /empty policy set/ });
 });
