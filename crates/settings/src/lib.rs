@@ -130,13 +130,12 @@ pub const FALSE_FLAGS: [&str; 4] = ["0", "false", "no", "off"];
 
 /// `Some(true)` or `Some(false)` for a flag spelling (any ASCII case), `None` for anything else.
 pub fn parse_flag(value: &str) -> Option<bool> {
-    let is = |spellings: &[&str]| spellings.iter().any(|s| s.eq_ignore_ascii_case(value));
-    if is(&TRUE_FLAGS) {
-        Some(true)
-    } else if is(&FALSE_FLAGS) {
-        Some(false)
-    } else {
-        None
+    // A match rather than a search of TRUE_FLAGS/FALSE_FLAGS keeps a table of string slices (and
+    // its relocations) out of librampart.so; a unit test checks that both say the same.
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -253,7 +252,7 @@ pub fn lookup_var<'a>(entries: impl IntoIterator<Item = &'a [u8]>, name: &[u8]) 
 }
 
 /// The parsed RAMPART_* settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// RAMPART_URL as given (or the default), for messages.
     pub url: String,
@@ -279,19 +278,20 @@ impl Settings {
     /// Parses the settings from `lookup` (a variable's raw value, `None` when unset) and the
     /// process id (for the default session).
     pub fn from_lookup<'a>(lookup: impl Fn(&str) -> Option<&'a [u8]>, pid: u32) -> Settings {
-        let non_empty = |variable: Variable| {
-            lookup(variable.name)
+        // Names and defaults are taken from the table at compile time (`const`), so the library
+        // carries the strings it uses and not the rows (meanings stay out of librampart.so).
+        let non_empty = |name: &str| {
+            lookup(name)
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .filter(|v| !v.is_empty())
         };
-        let value =
-            |variable: Variable| non_empty(variable).unwrap_or_else(|| default_of(variable).to_string());
+        let value = |name: &str, default: &str| non_empty(name).unwrap_or_else(|| default.to_string());
         let mut notes = Vec::new();
 
-        let url = value(URL);
+        let url = value(URL.name, const { default_of(URL) });
         let endpoint = check_url(&url).map(|base| format!("{base}{PREFLIGHT_PATH}"));
 
-        let mode = value(MODE).to_ascii_lowercase();
+        let mode = value(MODE.name, const { default_of(MODE) }).to_ascii_lowercase();
         let mode = Mode::from_name(&mode).unwrap_or_else(|| {
             notes.push(format!(
                 "RAMPART_MODE \"{mode}\" is not enforce, monitor or disabled; using enforce"
@@ -299,7 +299,7 @@ impl Settings {
             Mode::Enforce
         });
 
-        let fail_open = value(FAIL_OPEN).to_ascii_lowercase();
+        let fail_open = value(FAIL_OPEN.name, const { default_of(FAIL_OPEN) }).to_ascii_lowercase();
         let fail_open = parse_flag(&fail_open).unwrap_or_else(|| {
             notes.push(format!(
                 "RAMPART_FAIL_OPEN \"{fail_open}\" is not 1 or 0; failing closed"
@@ -307,17 +307,22 @@ impl Settings {
             false
         });
 
-        let debug = parse_flag(&value(DEBUG)) == Some(true);
+        let debug = parse_flag(&value(DEBUG.name, const { default_of(DEBUG) })) == Some(true);
 
         Settings {
             url,
             endpoint,
-            token: non_empty(TOKEN),
+            token: non_empty(TOKEN.name),
             mode,
             fail_open,
-            agent: value(AGENT),
-            session: non_empty(SESSION)
-                .unwrap_or_else(|| default_of(SESSION).replacen("<pid>", &pid.to_string(), 1)),
+            agent: value(AGENT.name, const { default_of(AGENT) }),
+            session: non_empty(SESSION.name).unwrap_or_else(|| {
+                let default = const { default_of(SESSION) };
+                match default.split_once("<pid>") {
+                    Some((before, after)) => format!("{before}{pid}{after}"),
+                    None => default.to_string(),
+                }
+            }),
             debug,
             notes,
         }
