@@ -18,6 +18,7 @@
     clippy::indexing_slicing
 )]
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// One RAMPART_* variable.
@@ -280,29 +281,33 @@ impl Settings {
     pub fn from_lookup<'a>(lookup: impl Fn(&str) -> Option<&'a [u8]>, pid: u32) -> Settings {
         // Names and defaults are taken from the table at compile time (`const`), so the library
         // carries the strings it uses and not the rows (meanings stay out of librampart.so).
+        // Values are borrowed (`Cow`) until kept: parsing runs in the fork child of every first
+        // exec, so it allocates only what `Settings` holds (and the notes).
         let non_empty = |name: &str| {
             lookup(name)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
                 .filter(|v| !v.is_empty())
+                .map(String::from_utf8_lossy)
         };
-        let value = |name: &str, default: &str| non_empty(name).unwrap_or_else(|| default.to_string());
+        let value = |name: &str, default: &'static str| non_empty(name).unwrap_or(Cow::Borrowed(default));
         let mut notes = Vec::new();
 
-        let url = value(URL.name, const { default_of(URL) });
+        let url = value(URL.name, const { default_of(URL) }).into_owned();
         let endpoint = check_url(&url).map(|base| format!("{base}{PREFLIGHT_PATH}"));
 
-        let mode = value(MODE.name, const { default_of(MODE) }).to_ascii_lowercase();
+        let mode = value(MODE.name, const { default_of(MODE) });
         let mode = Mode::from_name(&mode).unwrap_or_else(|| {
             notes.push(format!(
-                "RAMPART_MODE \"{mode}\" is not enforce, monitor or disabled; using enforce"
+                "RAMPART_MODE \"{}\" is not enforce, monitor or disabled; using enforce",
+                mode.to_ascii_lowercase()
             ));
             Mode::Enforce
         });
 
-        let fail_open = value(FAIL_OPEN.name, const { default_of(FAIL_OPEN) }).to_ascii_lowercase();
+        let fail_open = value(FAIL_OPEN.name, const { default_of(FAIL_OPEN) });
         let fail_open = parse_flag(&fail_open).unwrap_or_else(|| {
             notes.push(format!(
-                "RAMPART_FAIL_OPEN \"{fail_open}\" is not 1 or 0; failing closed"
+                "RAMPART_FAIL_OPEN \"{}\" is not 1 or 0; failing closed",
+                fail_open.to_ascii_lowercase()
             ));
             false
         });
@@ -312,17 +317,20 @@ impl Settings {
         Settings {
             url,
             endpoint,
-            token: non_empty(TOKEN.name),
+            token: non_empty(TOKEN.name).map(Cow::into_owned),
             mode,
             fail_open,
-            agent: value(AGENT.name, const { default_of(AGENT) }),
-            session: non_empty(SESSION.name).unwrap_or_else(|| {
-                let default = const { default_of(SESSION) };
-                match default.split_once("<pid>") {
-                    Some((before, after)) => format!("{before}{pid}{after}"),
-                    None => default.to_string(),
+            agent: value(AGENT.name, const { default_of(AGENT) }).into_owned(),
+            session: match non_empty(SESSION.name) {
+                Some(session) => session.into_owned(),
+                None => {
+                    let default = const { default_of(SESSION) };
+                    match default.split_once("<pid>") {
+                        Some((before, after)) => format!("{before}{pid}{after}"),
+                        None => default.to_string(),
+                    }
                 }
-            }),
+            },
             debug,
             notes,
         }
