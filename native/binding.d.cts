@@ -94,6 +94,55 @@ export interface LibraryReport {
 /** The search path, in the order the library is looked for, without duplicates. */
 export declare function librarySearchPath(inputs: SearchInputs): Array<Candidate>
 
+/** One RAMPART_* variable the library reads. */
+export interface LibrarySetting {
+  name: string
+  /**
+   * The value an unset or empty variable behaves as (`<pid>` stands for the process id), or
+   * null when nothing takes its place (RAMPART_TOKEN).
+   */
+  default: string | null
+}
+
+/**
+ * Parses `entries` (`NAME=value` strings, as in an environment; the first of a name wins, an
+ * entry without `=` is no value) with the parser librampart.so uses, for process id `pid` (the
+ * default session is `preload-<pid>`). Reads no environment.
+ */
+export declare function librarySettings(entries: Array<string>, pid: number): LibrarySettings
+
+/** The RAMPART_* settings as librampart.so reads them. */
+export interface LibrarySettings {
+  /** RAMPART_URL as given (or the default), as the library names it in messages. */
+  url: string
+  /**
+   * Where the library sends checks (`<url without trailing />/v1/preflight/exec`), or null when
+   * RAMPART_URL cannot be used (see `urlProblem`).
+   */
+  endpoint: string | null
+  /**
+   * Why RAMPART_URL cannot be used (the library's sentence; it then denies in enforce mode), or
+   * null.
+   */
+  urlProblem: string | null
+  /** RAMPART_TOKEN, or null when unset or empty. */
+  token: string | null
+  mode: 'enforce' | 'monitor' | 'disabled'
+  /** Whether an unreachable server allows (RAMPART_FAIL_OPEN). */
+  failOpen: boolean
+  agent: string
+  session: string
+  debug: boolean
+  /**
+   * Problems with the values (an unknown mode, an unknown fail-open flag), as the library
+   * prints them with RAMPART_DEBUG.
+   */
+  notes: Array<string>
+}
+
+/** Every RAMPART_* variable the library reads, in the library's order (its settings table). */
+export declare function librarySettingsTable(): Array<LibrarySetting>
+
 /** Looks for the library along the search path, skipping `inputs.exclude`. */
 export declare function locateLibrary(inputs: SearchInputs): LocateResult
 

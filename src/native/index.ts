@@ -1,5 +1,6 @@
 // The one door to the native addon (crates/native via native/binding.cjs): locate, verify and
-// install librampart.so, inspect executables. Everything else in src/ imports from here.
+// install librampart.so, inspect executables, parse RAMPART_* as the library does. Everything
+// else in src/ imports from here.
 // The addon is loaded lazily, so commands that never need it work without it, and a missing
 // addon becomes one clear NativeUnavailableError instead of a loader stack trace.
 import fs from 'node:fs';
@@ -96,6 +97,36 @@ export interface ExecutableInfo {
   shebang?: Shebang;
 }
 
+/** RAMPART_MODE as librampart.so reads it. */
+export type LibraryMode = 'enforce' | 'monitor' | 'disabled';
+
+/** The RAMPART_* settings as librampart.so reads them (its own parser: crates/settings). */
+export interface LibrarySettings {
+  /** RAMPART_URL as given (or the default), as the library names it in messages. */
+  url: string;
+  /** Where the library sends checks (`<url>/v1/preflight/exec`), or null when RAMPART_URL is unusable. */
+  endpoint: string | null;
+  /** Why RAMPART_URL cannot be used (the library's sentence; enforce mode then denies), or null. */
+  urlProblem: string | null;
+  /** RAMPART_TOKEN, or null when unset or empty. */
+  token: string | null;
+  mode: LibraryMode;
+  /** Whether an unreachable server allows (RAMPART_FAIL_OPEN). */
+  failOpen: boolean;
+  agent: string;
+  session: string;
+  debug: boolean;
+  /** Problems with the values (unknown mode or fail-open flag), printed by the library with RAMPART_DEBUG. */
+  notes: string[];
+}
+
+/** One RAMPART_* variable librampart.so reads. */
+export interface LibrarySettingsRow {
+  name: string;
+  /** What an unset or empty variable behaves as (`<pid>`: the process id); null: nothing (RAMPART_TOKEN). */
+  default: string | null;
+}
+
 /** The addon cannot be loaded (platform package missing, addon not built or out of date). */
 export class NativeUnavailableError extends RampartError {}
 
@@ -176,6 +207,35 @@ export function libraryFileName(): string {
 /** Every symbol librampart.so must export (crates/preload/exports.txt). */
 export function expectedExports(): string[] {
   return native().expectedExports();
+}
+
+/** The binding, which must have `name`: an addon built before it was added gets a clear error. */
+function nativeWith<K extends keyof NativeBinding>(name: K): NativeBinding {
+  const loaded = native();
+  if (typeof loaded[name] !== 'function') {
+    throw new NativeUnavailableError(
+      `rampart's native addon is out of date (it lacks ${name}): rebuild it with npm run build:native, ` +
+        `or reinstall ${platformPackage}.`,
+    );
+  }
+  return loaded;
+}
+
+/**
+ * The RAMPART_* settings librampart.so would read from `entries` (`NAME=value` strings, as in an
+ * environment: the first of a name wins, an empty value is unset) in process `pid` (the default
+ * session is `preload-<pid>`). Computed by the library's own parser; reads no environment.
+ */
+export function librarySettings(entries: string[], pid: number): LibrarySettings {
+  if (!Number.isInteger(pid) || pid < 0 || pid > 0xffff_ffff) {
+    throw new RangeError(`pid must be an integer from 0 to 4294967295, not ${pid}`);
+  }
+  return nativeWith('librarySettings').librarySettings(entries, pid);
+}
+
+/** Every RAMPART_* variable librampart.so reads, with its default, in the library's order. */
+export function librarySettingsTable(): LibrarySettingsRow[] {
+  return nativeWith('librarySettingsTable').librarySettingsTable();
 }
 
 /** `<home>/.rampart/lib`, where `rampart lib install` puts the library. */

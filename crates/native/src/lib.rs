@@ -1,6 +1,7 @@
-//! The Node addon behind `src/native/index.ts`: locate, verify and install librampart.so, and
-//! inspect the executables rampart is asked to run. This file holds `#[napi]` items only: they
-//! convert types and map errors; the logic lives in `elf.rs`, `install.rs` and `locate.rs`.
+//! The Node addon behind `src/native/index.ts`: locate, verify and install librampart.so, inspect
+//! the executables rampart is asked to run, and parse RAMPART_* exactly as the library does. This
+//! file holds `#[napi]` items only: they convert types and map errors; the logic lives in
+//! `elf.rs`, `install.rs`, `locate.rs` and the `rampart-settings` crate (the library's own parser).
 //! Never link or load the preload library here: its hooks would catch node's own execs.
 //! File-reading items use `catch_unwind`: a bug on a hostile file becomes a JS error, not an abort.
 #![deny(clippy::all)]
@@ -251,4 +252,75 @@ pub fn inspect_executable(path: String) -> Result<ExecutableFacts> {
             argument: s.argument,
         }),
     })
+}
+
+/// The RAMPART_* settings as librampart.so reads them.
+#[napi(object, use_nullable = true)]
+pub struct LibrarySettings {
+    /// RAMPART_URL as given (or the default), as the library names it in messages.
+    pub url: String,
+    /// Where the library sends checks (`<url without trailing />/v1/preflight/exec`), or null when
+    /// RAMPART_URL cannot be used (see `urlProblem`).
+    pub endpoint: Option<String>,
+    /// Why RAMPART_URL cannot be used (the library's sentence; it then denies in enforce mode), or
+    /// null.
+    pub url_problem: Option<String>,
+    /// RAMPART_TOKEN, or null when unset or empty.
+    pub token: Option<String>,
+    #[napi(ts_type = "'enforce' | 'monitor' | 'disabled'")]
+    pub mode: String,
+    /// Whether an unreachable server allows (RAMPART_FAIL_OPEN).
+    pub fail_open: bool,
+    pub agent: String,
+    pub session: String,
+    pub debug: bool,
+    /// Problems with the values (an unknown mode, an unknown fail-open flag), as the library
+    /// prints them with RAMPART_DEBUG.
+    pub notes: Vec<String>,
+}
+
+/// Parses `entries` (`NAME=value` strings, as in an environment; the first of a name wins, an
+/// entry without `=` is no value) with the parser librampart.so uses, for process id `pid` (the
+/// default session is `preload-<pid>`). Reads no environment.
+#[napi(catch_unwind)]
+pub fn library_settings(entries: Vec<String>, pid: u32) -> LibrarySettings {
+    let entries: Vec<&[u8]> = entries.iter().map(|entry| entry.as_bytes()).collect();
+    let settings = rampart_settings::Settings::from_entries(&entries, pid);
+    let (endpoint, url_problem) = match settings.endpoint {
+        Ok(endpoint) => (Some(endpoint), None),
+        Err(problem) => (None, Some(problem.to_string())),
+    };
+    LibrarySettings {
+        url: settings.url,
+        endpoint,
+        url_problem,
+        token: settings.token,
+        mode: settings.mode.name().to_string(),
+        fail_open: settings.fail_open,
+        agent: settings.agent,
+        session: settings.session,
+        debug: settings.debug,
+        notes: settings.notes,
+    }
+}
+
+/// One RAMPART_* variable the library reads.
+#[napi(object, use_nullable = true)]
+pub struct LibrarySetting {
+    pub name: String,
+    /// The value an unset or empty variable behaves as (`<pid>` stands for the process id), or
+    /// null when nothing takes its place (RAMPART_TOKEN).
+    pub default: Option<String>,
+}
+
+/// Every RAMPART_* variable the library reads, in the library's order (its settings table).
+#[napi]
+pub fn library_settings_table() -> Vec<LibrarySetting> {
+    rampart_settings::VARIABLES
+        .iter()
+        .map(|variable| LibrarySetting {
+            name: variable.name.to_string(),
+            default: variable.default.map(str::to_string),
+        })
+        .collect()
 }

@@ -142,13 +142,9 @@ pub fn resolve_in_path<'a>(
     Resolution::NotFound(if saw_eacces { libc::EACCES } else { libc::ENOENT })
 }
 
-/// The value of `name` in a list of `KEY=VALUE` entries (the first occurrence, as getenv).
-pub fn lookup_var<'a>(entries: impl IntoIterator<Item = &'a [u8]>, name: &[u8]) -> Option<&'a [u8]> {
-    entries.into_iter().find_map(|entry| {
-        let rest = entry.strip_prefix(name)?;
-        rest.strip_prefix(b"=")
-    })
-}
+/// The value of `name` in a list of `KEY=VALUE` entries (the first occurrence, as getenv): the
+/// settings parser's own lookup, so PATH and RAMPART_* are found by one rule.
+pub use rampart_settings::lookup_var;
 
 #[cfg(test)]
 mod tests {
@@ -287,13 +283,5 @@ mod tests {
             resolve_in_path(b"", b"/a", &probe),
             Resolution::NotFound(libc::ENOENT)
         );
-    }
-
-    #[test]
-    fn variables_are_looked_up_by_exact_name_first_occurrence() {
-        let env: Vec<&[u8]> = vec![b"PATHX=1", b"PATH=/a", b"PATH=/b", b"EMPTY="];
-        assert_eq!(lookup_var(env.iter().copied(), b"PATH"), Some(&b"/a"[..]));
-        assert_eq!(lookup_var(env.iter().copied(), b"EMPTY"), Some(&b""[..]));
-        assert_eq!(lookup_var(env.iter().copied(), b"NOPE"), None);
     }
 }

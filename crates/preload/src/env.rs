@@ -11,16 +11,9 @@ pub const PRELOAD_VAR: &str = "DYLD_INSERT_LIBRARIES";
 #[cfg(not(target_os = "macos"))]
 pub const PRELOAD_VAR: &str = "LD_PRELOAD";
 
-/// The variables the library reads; children get their load-time values (or their absence).
-pub const GUARDED_VARS: [&str; 7] = [
-    "RAMPART_URL",
-    "RAMPART_TOKEN",
-    "RAMPART_MODE",
-    "RAMPART_FAIL_OPEN",
-    "RAMPART_AGENT",
-    "RAMPART_SESSION",
-    "RAMPART_DEBUG",
-];
+/// The variables the library reads (the settings table's names, in its order); children get their
+/// load-time values (or their absence).
+pub const GUARDED_VARS: [&str; rampart_settings::VARIABLES.len()] = rampart_settings::NAMES;
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {

@@ -158,7 +158,7 @@ fn from_transport(error: TransportError) -> Failure {
 
 /// The message of the blocked line: the server's message, or the failure named.
 pub fn denial_message(config: &Config, outcome: &Result<Answer, Failure>) -> String {
-    let url = config.url.trim_end_matches('/');
+    let url = config.settings.url.trim_end_matches('/');
     match outcome {
         Ok(answer) => match answer.message.as_deref().map(str::trim) {
             Some(message) if !message.is_empty() => message.to_string(),
@@ -168,7 +168,7 @@ pub fn denial_message(config: &Config, outcome: &Result<Answer, Failure>) -> Str
             format!(
                 "{} (fail-open={})",
                 Described(failure, url),
-                u8::from(config.fail_open)
+                u8::from(config.settings.fail_open)
             )
         }
         Err(failure) => Described(failure, url).to_string(),
@@ -181,8 +181,8 @@ fn decision_line(config: &Config, ruling: Ruling, outcome: &Result<Answer, Failu
         Ruling::Allow => "allow",
         Ruling::Deny => "deny",
     };
-    let url = config.url.trim_end_matches('/');
-    let detail = match (config.mode, outcome) {
+    let url = config.settings.url.trim_end_matches('/');
+    let detail = match (config.settings.mode, outcome) {
         (Mode::Disabled, _) => Some("mode=disabled, not asked".to_string()),
         (Mode::Monitor, Ok(answer)) if !answer.allowed => {
             Some("monitor mode: server denied, not blocking".to_string())
@@ -196,7 +196,7 @@ fn decision_line(config: &Config, ruling: Ruling, outcome: &Result<Answer, Failu
             "{}: {} (fail-open={})",
             failure.class(),
             Described(failure, url),
-            u8::from(config.fail_open)
+            u8::from(config.settings.fail_open)
         )),
         _ => None,
     };
@@ -209,7 +209,7 @@ fn decision_line(config: &Config, ruling: Ruling, outcome: &Result<Answer, Failu
 /// Prints a debug line; the text is only built when RAMPART_DEBUG is on (formatting and redaction
 /// would otherwise cost every check time and, in a fork child, page faults).
 fn debug(config: &Config, text: impl FnOnce() -> String) {
-    if config.debug {
+    if config.settings.debug {
         write_stderr_line(&debug_line(&text()));
     }
 }
@@ -217,20 +217,21 @@ fn debug(config: &Config, text: impl FnOnce() -> String) {
 /// Asks the server about `command` (intercepted in `hook`) and returns the ruling, printing the
 /// debug lines and, on a denial, the blocked line.
 pub fn check(config: &Config, hook: &str, command: &str, place: Place) -> Ruling {
+    let settings = &config.settings;
     debug(config, || format!("intercepted {hook}: {}", redact(command)));
-    let outcome = if config.mode == Mode::Disabled {
+    let outcome = if settings.mode == Mode::Disabled {
         Ok(Answer {
             allowed: true,
             message: None,
         })
     } else {
-        match &config.endpoint {
+        match &settings.endpoint {
             Err(problem) => Err(Failure::BadUrl(problem.clone())),
             Ok(url) => {
                 debug(config, || format!("sending to {url}"));
-                let enforce = config.mode == Mode::Enforce;
-                let body = wire::preflight_body(&config.agent, &config.session, command, enforce);
-                client::post(url, config.token.as_deref(), &body, place)
+                let enforce = settings.mode == Mode::Enforce;
+                let body = wire::preflight_body(&settings.agent, &settings.session, command, enforce);
+                client::post(url, settings.token.as_deref(), &body, place)
                     .map_err(from_transport)
                     .and_then(|reply| interpret(&reply))
             }
@@ -241,7 +242,7 @@ pub fn check(config: &Config, hook: &str, command: &str, place: Place) -> Ruling
 
 /// Prints the decision (and the blocked line on a denial) and returns the ruling.
 fn conclude(config: &Config, outcome: &Result<Answer, Failure>) -> Ruling {
-    let ruling = decide(config.mode, config.fail_open, outcome);
+    let ruling = decide(config.settings.mode, config.settings.fail_open, outcome);
     debug(config, || decision_line(config, ruling, outcome));
     match ruling {
         Ruling::Allow => debug(config, || "proceeding with syscall".to_string()),
@@ -263,7 +264,7 @@ pub fn protect<T>(config: &Config, work: impl FnOnce() -> T, on_ruling: impl FnO
         Ok(value) => value,
         Err(_) => {
             let ruling = catch_unwind(AssertUnwindSafe(|| conclude(config, &Err(Failure::Internal))))
-                .unwrap_or(if config.mode == Mode::Enforce {
+                .unwrap_or(if config.settings.mode == Mode::Enforce {
                     Ruling::Deny
                 } else {
                     Ruling::Allow
@@ -483,10 +484,8 @@ mod tests {
             Ruling::Deny,
             "a panic must never be a silent allow in enforce"
         );
-        let monitor = Config {
-            mode: Mode::Monitor,
-            ..config(true)
-        };
+        let mut monitor = config(true);
+        monitor.settings.mode = Mode::Monitor;
         let ruling = protect(
             &monitor,
             || -> Ruling {

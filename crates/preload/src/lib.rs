@@ -95,7 +95,7 @@ fn load_config_from(entries: &[&[u8]]) -> Config {
 /// nothing, so boxing it does not allocate.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        if CONFIG.get().is_some_and(|config| config.debug) {
+        if CONFIG.get().is_some_and(|config| config.settings.debug) {
             output::write_stderr_line(&output::debug_line(
                 &format!("internal error: {info}").replace('\n', " "),
             ));
@@ -147,8 +147,8 @@ extern "C" fn initialise(_argc: libc::c_int, _argv: ffi::CArray, envp: ffi::CArr
         }
         if debug_requested || !copied {
             let config = config();
-            if config.debug {
-                for note in &config.notes {
+            if config.settings.debug {
+                for note in &config.settings.notes {
                     output::write_stderr_line(&output::debug_line(note));
                 }
             }
@@ -190,7 +190,7 @@ mod tests {
         let second = c"RAMPART_AGENT=second";
         let envp = [second.as_ptr(), std::ptr::null()];
         super::initialise(0, std::ptr::null(), envp.as_ptr());
-        assert_eq!(super::config().agent, "first");
+        assert_eq!(super::config().settings.agent, "first");
     }
 
     #[test]

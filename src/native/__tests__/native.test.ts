@@ -14,6 +14,8 @@ import {
   inspectExecutable,
   installLibrary,
   librarySearchPath,
+  librarySettings,
+  librarySettingsTable,
   locateLibrary,
   nativeAvailable,
   preloadObstacle,
@@ -321,4 +323,101 @@ test('versions compare by semver', (t) => {
   t.is(compareVersions('1.0.0-rc.1', '1.0.0'), -1);
   t.is(compareVersions('0.1.0', '0.1.0'), 0);
   t.throws(() => compareVersions('latest', '0.1.0'), { message: /not semantic versions/ });
+});
+
+// librarySettings is the library's own RAMPART_* parser (crates/settings): these pin what it says,
+// including where it is more lenient or stricter than the CLI.
+test('library settings: defaults', (t) => {
+  t.deepEqual(librarySettings([], 4242), {
+    url: 'http://127.0.0.1:9090',
+    endpoint: 'http://127.0.0.1:9090/v1/preflight/exec',
+    urlProblem: null,
+    token: null,
+    mode: 'enforce',
+    failOpen: true,
+    agent: 'preload',
+    session: 'preload-4242',
+    debug: false,
+    notes: [],
+  });
+  // Other variables, empty values and entries without `=` change nothing.
+  const noise = ['PATH=/bin', 'RAMPART_MODE=', 'RAMPART_TOKEN', 'RAMPART_AGENTS=x'];
+  t.deepEqual(librarySettings(noise, 4242), librarySettings([], 4242));
+});
+
+test('library settings: RAMPART_MODE in any case, an unknown mode is enforce with a note', (t) => {
+  const monitor = librarySettings(['RAMPART_MODE=Monitor'], 1);
+  t.is(monitor.mode, 'monitor');
+  t.deepEqual(monitor.notes, []);
+  const unknown = librarySettings(['RAMPART_MODE=Off'], 1);
+  t.is(unknown.mode, 'enforce');
+  t.deepEqual(unknown.notes, [
+    'RAMPART_MODE "off" is not enforce, monitor or disabled; using enforce',
+  ]);
+});
+
+test('library settings: RAMPART_FAIL_OPEN=yes is open, an unknown flag fails closed with a note', (t) => {
+  const failOpen = (value: string) => librarySettings([`RAMPART_FAIL_OPEN=${value}`], 1);
+  for (const value of ['yes', 'true', 'ON', '1']) t.true(failOpen(value).failOpen, value);
+  for (const value of ['no', 'false', 'Off', '0']) t.false(failOpen(value).failOpen, value);
+  t.deepEqual(failOpen('yes').notes, []);
+  const unknown = librarySettings(['RAMPART_FAIL_OPEN=maybe'], 1);
+  t.false(unknown.failOpen);
+  t.deepEqual(unknown.notes, ['RAMPART_FAIL_OPEN "maybe" is not 1 or 0; failing closed']);
+});
+
+test('library settings: a URL with a query is unusable', (t) => {
+  const settings = librarySettings(['RAMPART_URL=http://127.0.0.1:9090/?x'], 1);
+  t.is(settings.url, 'http://127.0.0.1:9090/?x');
+  t.is(settings.endpoint, null);
+  t.is(settings.urlProblem, 'RAMPART_URL is invalid: must not carry a query or fragment');
+  t.deepEqual(settings.notes, []);
+});
+
+test('library settings: values are read as given, the first entry of a name wins', (t) => {
+  const settings = librarySettings(
+    [
+      'RAMPART_URL=http://[::1]:7777/base/',
+      'RAMPART_TOKEN=tok',
+      'RAMPART_AGENT=codex',
+      'RAMPART_AGENT=second',
+      'RAMPART_SESSION=run-1',
+      'RAMPART_DEBUG=true',
+    ],
+    1,
+  );
+  t.is(settings.endpoint, 'http://[::1]:7777/base/v1/preflight/exec');
+  t.is(settings.token, 'tok');
+  t.is(settings.agent, 'codex');
+  t.is(settings.session, 'run-1');
+  t.true(settings.debug);
+  t.is(
+    librarySettings(['RAMPART_URL=http://u:p@127.0.0.1:9090'], 1).urlProblem,
+    'RAMPART_URL must not contain user:password@ (use RAMPART_TOKEN)',
+  );
+});
+
+test('library settings: the pid must be a 32-bit unsigned integer', (t) => {
+  t.is(librarySettings([], 4294967295).session, 'preload-4294967295');
+  for (const pid of [-1, 1.5, 2 ** 32, Number.NaN]) {
+    t.throws(() => librarySettings([], pid), { instanceOf: RangeError });
+  }
+});
+
+test('library settings table: every variable with its default, and each default parses as unset does', (t) => {
+  const table = librarySettingsTable();
+  t.deepEqual(table, [
+    { name: 'RAMPART_URL', default: 'http://127.0.0.1:9090' },
+    { name: 'RAMPART_TOKEN', default: null },
+    { name: 'RAMPART_MODE', default: 'enforce' },
+    { name: 'RAMPART_FAIL_OPEN', default: '1' },
+    { name: 'RAMPART_AGENT', default: 'preload' },
+    { name: 'RAMPART_SESSION', default: 'preload-<pid>' },
+    { name: 'RAMPART_DEBUG', default: '0' },
+  ]);
+  const unset = librarySettings([], 7);
+  for (const { name, default: value } of table) {
+    if (value === null) continue;
+    t.deepEqual(librarySettings([`${name}=${value.replace('<pid>', '7')}`], 7), unset, name);
+  }
 });
