@@ -22,14 +22,14 @@ export interface LibrarySetting {
   variable: string;
   /** The `rampart preload` flag that sets it. */
   flag: string;
-  /** What an unset or empty variable means. */
-  default: string;
+  /** What an unset or empty variable means (null: nothing; for the token, no Authorization header). */
+  default: string | null;
 }
 
 /** The variables librampart.so reads, in crates/settings order. */
 export const LIBRARY_SETTINGS: readonly LibrarySetting[] = [
   { variable: 'RAMPART_URL', flag: '--port', default: DEFAULT_URL },
-  { variable: 'RAMPART_TOKEN', flag: '--token', default: '(none: no Authorization header)' },
+  { variable: 'RAMPART_TOKEN', flag: '--token', default: null },
   { variable: 'RAMPART_MODE', flag: '--mode', default: 'enforce' },
   { variable: 'RAMPART_FAIL_OPEN', flag: '--fail-open', default: '1' },
   { variable: 'RAMPART_AGENT', flag: '--agent', default: DEFAULT_AGENT },
@@ -85,6 +85,7 @@ export function checkUrl(url: string): { base: string } | { problem: string } {
     if (close === -1) return invalid('unclosed [ in IPv6 address');
     host = authority.slice(1, close);
     const after = authority.slice(close + 1);
+    if (after !== '' && !after.startsWith(':')) return invalid('unexpected text after ] in IPv6 address');
     port = after.startsWith(':') ? after.slice(1) : undefined;
   } else {
     const colon = authority.lastIndexOf(':');
@@ -92,7 +93,7 @@ export function checkUrl(url: string): { base: string } | { problem: string } {
     port = colon === -1 ? undefined : authority.slice(colon + 1);
   }
   if (host === '') return invalid('missing host');
-  if (port !== undefined && !(/^[0-9]+$/.test(port) && Number(port) <= 65535)) return invalid('port is not a number from 1 to 65535');
+  if (port !== undefined && !(/^[0-9]+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return invalid('port is not a number from 1 to 65535');
   return { base: url.replace(/\/+$/, '') };
 }
 

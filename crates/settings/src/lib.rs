@@ -226,6 +226,9 @@ pub fn check_url(url: &str) -> Result<&str, UrlProblem> {
         let Some((host, after)) = bracketed.split_once(']') else {
             return Err(UrlProblem::Invalid("unclosed [ in IPv6 address"));
         };
+        if !after.is_empty() && !after.starts_with(':') {
+            return Err(UrlProblem::Invalid("unexpected text after ] in IPv6 address"));
+        }
         (host, after.strip_prefix(':'))
     } else {
         match authority.rsplit_once(':') {
@@ -237,7 +240,7 @@ pub fn check_url(url: &str) -> Result<&str, UrlProblem> {
         return Err(UrlProblem::Invalid("missing host"));
     }
     if let Some(port) = port
-        && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err())
+        && (!port.bytes().all(|b| b.is_ascii_digit()) || !port.parse::<u16>().is_ok_and(|n| n != 0))
     {
         return Err(UrlProblem::Invalid("port is not a number from 1 to 65535"));
     }
@@ -538,6 +541,16 @@ mod tests {
     #[test]
     fn url_checks() {
         assert_eq!(check_url("http://127.0.0.1:9090"), Ok("http://127.0.0.1:9090"));
+        // Port 0 would be "refused", which fail-open treats as a server that is down.
+        assert!(matches!(
+            check_url("http://127.0.0.1:0"),
+            Err(UrlProblem::Invalid(_))
+        ));
+        assert!(matches!(
+            check_url("http://[::1]x:9090"),
+            Err(UrlProblem::Invalid(_))
+        ));
+        assert_eq!(check_url("http://[::1]:9090/"), Ok("http://[::1]:9090"));
         assert_eq!(check_url("http://localhost:9090/"), Ok("http://localhost:9090"));
         assert_eq!(
             check_url("HTTP://[::1]:9090/rampart"),

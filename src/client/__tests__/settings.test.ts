@@ -1,10 +1,11 @@
-// The launcher's pure pieces: quoting (must match librampart.so), flag parsing, the child's
-// LD_PRELOAD, and where the server URL comes from.
+// The client kit's pure pieces: quoting (must match librampart.so), the RAMPART_* settings (read
+// exactly as the library reads them), flag parsing, the child's LD_PRELOAD, the server URL.
 import { spawnSync } from 'node:child_process';
 import test from 'ava';
 import { preloadValue } from '../environment.ts';
 import { shellQuote, singleQuote } from '../../util/quote.ts';
-import { endpoint, resolveFailOpen, serverAddress } from '../settings.ts';
+import { librarySettings as nativeLibrarySettings, librarySettingsTable } from '../../native/index.ts';
+import { endpoint, LIBRARY_SETTINGS, librarySettings, resolveFailOpen, serverAddress } from '../settings.ts';
 import { oneLine } from '../../util/text.ts';
 import { topLevelKeys } from '../http.ts';
 
@@ -71,4 +72,62 @@ test('topLevelKeys sees the duplicated keys JSON.parse collapses, and only top-l
   t.deepEqual(topLevelKeys('{ "a" : {"allowed":true}, "b":["allowed", {"c":1}], "\\u0061llowed" :1, "m":"x\\"y:"}'), ['a', 'b', 'allowed', 'm']);
   t.deepEqual(topLevelKeys('{"allowed":true,"message":"\\"allowed\\": false"}'), ['allowed', 'message']);
   t.deepEqual(topLevelKeys('{"unterminated'), []);
+});
+
+// The CLI reads RAMPART_* exactly as librampart.so does: the same inputs through both parsers
+// (the library's, crates/settings, through the addon) give the same settings, notes included.
+const SPELLINGS: Record<string, string[]> = {
+  RAMPART_URL: [
+    'http://127.0.0.1:9090', 'http://127.0.0.1:9090/', 'HTTP://[::1]:9090/rampart', 'http://localhost', 'http://127.0.0.1:9090/?x', 'http://127.0.0.1:9090#f',
+    'http://u:p@127.0.0.1:1', 'http://token@h', 'https://127.0.0.1:9443', 'ftp://h', 'unix:///run/r.sock', '127.0.0.1:9090', 'http://:9090', 'http://h:0',
+    'http://h:65535', 'http://h:65536', 'http://h:x', 'http://h:', 'http://[::1', 'http://[::1]x', 'http://h /x', 'http://h\u00a0', 'http://h\u200b', 'http://h\ufeff', 'http://h\t',
+  ],
+  RAMPART_TOKEN: ['tok', ' spaced ', 'ünïcode'],
+  RAMPART_MODE: ['enforce', 'Monitor', 'DISABLED', 'off', ' enforce', 'audit', 'ENFORCE'],
+  RAMPART_FAIL_OPEN: ['1', '0', 'true', 'FALSE', 'yes', 'No', 'on', 'OFF', 'maybe', ' 1', '2', 'tRuE'],
+  RAMPART_AGENT: ['codex', ' ', 'a b'],
+  RAMPART_SESSION: ['run-1', ' ', 'x'],
+  RAMPART_DEBUG: ['1', '0', 'true', 'yes', 'verbose', 'ON'],
+};
+
+function environments(): NodeJS.ProcessEnv[] {
+  const envs: NodeJS.ProcessEnv[] = [{}];
+  for (const [name, values] of Object.entries(SPELLINGS)) for (const value of ['', ...values]) envs.push({ [name]: value });
+  // Combinations, from a fixed seed: every variable set at once, each to one of its spellings.
+  let seed = 7;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let i = 0; i < 300; i++) {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [name, values] of Object.entries(SPELLINGS)) if (next(3) > 0) env[name] = values[next(values.length)];
+    envs.push(env);
+  }
+  return envs;
+}
+
+test('the CLI and librampart.so read every RAMPART_* value the same way (good and bad values, notes included)', (t) => {
+  const differences: string[] = [];
+  const envs = environments();
+  for (const env of envs) {
+    const entries = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+    const ours = librarySettings(env, 4242);
+    const library = nativeLibrarySettings(entries, 4242);
+    if (JSON.stringify(ours) !== JSON.stringify(library)) differences.push(`${JSON.stringify(env)}\n  cli:     ${JSON.stringify(ours)}\n  library: ${JSON.stringify(library)}`);
+  }
+  t.true(envs.length > 350);
+  t.deepEqual(differences.slice(0, 5), []);
+});
+
+test('the settings table is the library\'s: the same variables, order and defaults', (t) => {
+  t.deepEqual(
+    LIBRARY_SETTINGS.map((row) => ({ name: row.variable, default: row.default })),
+    librarySettingsTable(),
+  );
+});
+
+test('a RAMPART_URL the library refuses is refused by the CLI with the library\'s reason', (t) => {
+  for (const url of SPELLINGS.RAMPART_URL!) {
+    const problem = nativeLibrarySettings([`RAMPART_URL=${url}`], 1).urlProblem;
+    if (problem === null) t.is(serverAddress(undefined, { RAMPART_URL: url }).childUrl, url.replace(/\/+$/, ''));
+    else t.throws(() => serverAddress(undefined, { RAMPART_URL: url }), { message: `${problem} (got ${JSON.stringify(url)})` }, url);
+  }
 });
