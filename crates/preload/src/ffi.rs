@@ -190,6 +190,18 @@ pub fn fd_path(fd: c_int) -> Vec<u8> {
         .unwrap_or_else(|_| link.into_bytes())
 }
 
+/// The current working directory, read into `buffer` without allocating (checks run in fork and
+/// vfork children); None when it cannot be read or does not fit.
+pub fn cwd_into(buffer: &mut [u8]) -> Option<&[u8]> {
+    // SAFETY: getcwd writes at most `buffer.len()` bytes, NUL included, into `buffer`.
+    let result = unsafe { libc::getcwd(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if result.is_null() {
+        return None;
+    }
+    let length = buffer.iter().position(|b| *b == 0)?;
+    buffer.get(..length)
+}
+
 /// The current working directory, for paths relative to AT_FDCWD.
 pub fn cwd() -> Vec<u8> {
     std::env::current_dir()

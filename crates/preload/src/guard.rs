@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::client::{self, Place, Reply, TransportError};
 use crate::config::{Config, Mode, UrlProblem};
+use crate::ffi;
 use crate::output::{blocked_line, debug_line, redact, write_stderr_line};
 use crate::wire::{self, Answer, Malformed};
 
@@ -214,6 +215,9 @@ fn debug(config: &Config, text: impl FnOnce() -> String) {
     }
 }
 
+/// Room for the working directory sent with a check (PATH_MAX); a longer one is left out.
+const CWD_BYTES: usize = 4096;
+
 /// Asks the server about `command` (intercepted in `hook`) and returns the ruling, printing the
 /// debug lines and, on a denial, the blocked line.
 pub fn check(config: &Config, hook: &str, command: &str, place: Place) -> Ruling {
@@ -230,7 +234,15 @@ pub fn check(config: &Config, hook: &str, command: &str, place: Place) -> Ruling
             Ok(url) => {
                 debug(config, || format!("sending to {url}"));
                 let enforce = settings.mode == Mode::Enforce;
-                let body = wire::preflight_body(&settings.agent, &settings.session, command, enforce);
+                let mut cwd = [0u8; CWD_BYTES];
+                let cwd = ffi::cwd_into(&mut cwd).map(String::from_utf8_lossy);
+                let body = wire::preflight_body(
+                    &settings.agent,
+                    &settings.session,
+                    command,
+                    cwd.as_deref(),
+                    enforce,
+                );
                 client::post(url, settings.token.as_deref(), &body, place)
                     .map_err(from_transport)
                     .and_then(|reply| interpret(&reply))

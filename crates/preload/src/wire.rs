@@ -11,20 +11,27 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Deepest nesting accepted inside an answer.
 const MAX_DEPTH: usize = 64;
 
-/// `{"agent":A,"session":S,"params":{"command":C},"enforce":true}`; `enforce` is false in monitor
-/// mode, so the server records the decision as observed, not enforced.
-pub fn preflight_body(agent: &str, session: &str, command: &str, enforce: bool) -> String {
-    let mut body = String::with_capacity(64 + agent.len() + session.len() + command.len() * 2);
+/// `{"agent":A,"session":S,"params":{"command":C},"cwd":D,"enforce":true}` (LIB-REQ-2); `cwd` (the
+/// directory relative paths in the command mean) is left out when it cannot be read; `enforce` is
+/// false in monitor mode, so the server records the decision as observed, not enforced.
+pub fn preflight_body(agent: &str, session: &str, command: &str, cwd: Option<&str>, enforce: bool) -> String {
+    let capacity = 80 + agent.len() + session.len() + command.len() * 2 + cwd.map_or(0, str::len);
+    let mut body = String::with_capacity(capacity);
     body.push_str("{\"agent\":");
     push_json_string(&mut body, agent);
     body.push_str(",\"session\":");
     push_json_string(&mut body, session);
     body.push_str(",\"params\":{\"command\":");
     push_json_string(&mut body, command);
+    body.push('}');
+    if let Some(cwd) = cwd {
+        body.push_str(",\"cwd\":");
+        push_json_string(&mut body, cwd);
+    }
     body.push_str(if enforce {
-        "},\"enforce\":true}"
+        ",\"enforce\":true}"
     } else {
-        "},\"enforce\":false}"
+        ",\"enforce\":false}"
     });
     body
 }
@@ -379,21 +386,21 @@ mod tests {
     #[test]
     fn request_body_has_the_documented_shape() {
         assert_eq!(
-            preflight_body("preload", "s-1", "ls -la", true),
-            r#"{"agent":"preload","session":"s-1","params":{"command":"ls -la"},"enforce":true}"#
+            preflight_body("preload", "s-1", "ls -la", Some("/work"), true),
+            r#"{"agent":"preload","session":"s-1","params":{"command":"ls -la"},"cwd":"/work","enforce":true}"#
         );
         assert_eq!(
-            preflight_body("preload", "s-1", "ls", false),
+            preflight_body("preload", "s-1", "ls", None, false),
             r#"{"agent":"preload","session":"s-1","params":{"command":"ls"},"enforce":false}"#
         );
     }
 
     #[test]
     fn request_body_escapes_json_specials() {
-        let body = preflight_body("a\"b", "s\\1", "echo 'x'\n\t\u{1}\u{7f}é", true);
+        let body = preflight_body("a\"b", "s\\1", "echo 'x'\n\t\u{1}\u{7f}é", Some("/a\"b"), true);
         assert_eq!(
             body,
-            r#"{"agent":"a\"b","session":"s\\1","params":{"command":"echo 'x'\n\t\u0001\u007fé"},"enforce":true}"#
+            r#"{"agent":"a\"b","session":"s\\1","params":{"command":"echo 'x'\n\t\u0001\u007fé"},"cwd":"/a\"b","enforce":true}"#
         );
         // Our own reader accepts what we write.
         assert!(parse(&body.replace("\"enforce\":true", "\"allowed\":true")).is_ok());

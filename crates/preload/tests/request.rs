@@ -55,7 +55,7 @@ fn the_request_follows_the_contract() {
     keys.sort();
     assert_eq!(
         keys,
-        ["agent", "enforce", "params", "session"],
+        ["agent", "cwd", "enforce", "params", "session"],
         "body: {}",
         request.body_text()
     );
@@ -73,6 +73,37 @@ fn the_request_follows_the_contract() {
     let params = body.get("params").unwrap();
     assert_eq!(params.keys(), ["command"], "params: {}", request.body_text());
     assert_eq!(shell_words(&command_of(&request)), words(&["/usr/bin/true"]));
+    assert_eq!(
+        body.get("cwd"),
+        Some(&Json::String(env!("CARGO_MANIFEST_DIR").into())),
+        "the working directory the command's relative paths mean"
+    );
+}
+
+#[test]
+fn the_working_directory_goes_with_every_check_in_parent_and_child() {
+    let server = StubServer::start(Behavior::policy());
+    let dir = TempDir::new("cwd");
+    let real = std::fs::canonicalize(dir.path()).unwrap();
+    for via in ["posix_spawn", "vfork_execve", "system", "execvp"] {
+        let args: Vec<&str> = if via == "system" {
+            vec![via, "/usr/bin/true"]
+        } else {
+            vec![via, "/usr/bin/true", "true"]
+        };
+        let outcome = Run::preloaded(probe(), &server.url()).cwd(&real).args(args).run();
+        assert_eq!(outcome.code, 0, "{via}\n{}", outcome.describe());
+    }
+    let requests = server.requests();
+    assert!(requests.len() >= 4, "requests: {:?}", commands(&server));
+    for request in requests {
+        assert_eq!(
+            body_json(&request).get("cwd"),
+            Some(&Json::String(real.to_str().unwrap().into())),
+            "for {}",
+            command_of(&request)
+        );
+    }
 }
 
 #[test]
