@@ -16,8 +16,8 @@ use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{PT_INTERP, PT_LOAD, ProgramHeader};
 use goblin::elf::sym::{self, Sym};
 
-/// The single list of symbols librampart.so exports (hooks + the version symbol).
-const EXPORTS_TXT: &str = include_str!("../../preload/exports.txt");
+// REQUIRED_EXPORTS and OPTIONAL_EXPORTS, from crates/preload/exports.txt (see build.rs).
+include!(concat!(env!("OUT_DIR"), "/exports.rs"));
 
 /// The data symbol holding the library's crate version as NUL-terminated bytes.
 pub const VERSION_SYMBOL: &str = "rampart_preload_version";
@@ -31,13 +31,12 @@ const MAX_LIBRARY_SIZE: u64 = 512 * 1024 * 1024;
 /// The kernel reads at most this much of a `#!` line (BINPRM_BUF_SIZE).
 const MAX_SHEBANG_LEN: usize = 256;
 
-/// Every symbol librampart.so must export, in `exports.txt` order.
+/// Every symbol librampart.so must export, in `exports.txt` order. (Optional rows too, for now.)
 pub fn expected_exports() -> Vec<&'static str> {
-    EXPORTS_TXT
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .collect()
+    let mut all = [REQUIRED_EXPORTS, OPTIONAL_EXPORTS].concat();
+    let row = |name: &&str| include_str!("../../preload/exports.txt").find(&format!("\n{name} "));
+    all.sort_by_key(row);
+    all
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,12 +28,13 @@ export function runProgram(command: string, args: string[], env: NodeJS.ProcessE
   });
 }
 
-/** The single list of exported symbols, read the way a maintainer reads it. */
+/** The symbols of the table of exports (`symbol kind availability # note`), read the way a maintainer reads it. */
 export const exportsList: string[] = fs
   .readFileSync(path.join(repoRoot, 'crates', 'preload', 'exports.txt'), 'utf8')
   .split('\n')
-  .map((line) => line.trim())
-  .filter((line) => line !== '' && !line.startsWith('#'));
+  .map((line) => line.replace(/#.*/, '').trim())
+  .filter((line) => line !== '')
+  .map((line) => line.split(/\s+/)[0]!);
 
 export const VERSION_SYMBOL = 'rampart_preload_version';
 
