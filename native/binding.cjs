@@ -842,5 +842,6 @@ module.exports.installLibrary = nativeBinding.installLibrary
 module.exports.libraryFileName = nativeBinding.libraryFileName
 module.exports.librarySearchPath = nativeBinding.librarySearchPath
 module.exports.locateLibrary = nativeBinding.locateLibrary
+module.exports.optionalExports = nativeBinding.optionalExports
 module.exports.verifyLibrary = nativeBinding.verifyLibrary
 module.exports.version = nativeBinding.version
