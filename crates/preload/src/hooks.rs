@@ -458,6 +458,55 @@ hook! {
     }
 }
 
+// pidfd_spawn[p] (glibc 2.39) are posix_spawn[p] with a pidfd instead of a pid: the same hooks.
+#[cfg(has_symbol_pidfd_spawn)]
+hook! {
+    unsafe fn pidfd_spawn(
+        pidfd: *mut c_int,
+        path: *const c_char,
+        file_actions: *const posix_spawn_file_actions_t,
+        attrp: *const posix_spawnattr_t,
+        argv: CArray,
+        envp: CArray
+    ) -> c_int => rampart_hook_pidfd_spawn {
+        let real = |path, env| match real_optional!(pidfd_spawn) {
+            // SAFETY: the caller's arguments, with the checked program and environment.
+            Some(real) => unsafe { real(pidfd, path, file_actions, attrp, argv, env) },
+            None => libc::ENOSYS,
+        };
+        if reentry::active() {
+            // A nested call from the guard itself goes straight to libc.
+            return real(path, envp);
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_spawn("pidfd_spawn", Target::Path(path), argv, envp, real) }
+    }
+}
+
+#[cfg(has_symbol_pidfd_spawnp)]
+hook! {
+    unsafe fn pidfd_spawnp(
+        pidfd: *mut c_int,
+        file: *const c_char,
+        file_actions: *const posix_spawn_file_actions_t,
+        attrp: *const posix_spawnattr_t,
+        argv: CArray,
+        envp: CArray
+    ) -> c_int => rampart_hook_pidfd_spawnp {
+        let real = |file, env| match real_optional!(pidfd_spawnp) {
+            // SAFETY: the caller's arguments, with the checked program and environment.
+            Some(real) => unsafe { real(pidfd, file, file_actions, attrp, argv, env) },
+            None => libc::ENOSYS,
+        };
+        if reentry::active() {
+            // A nested call from the guard itself goes straight to libc.
+            return real(file, envp);
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_spawn("pidfd_spawnp", Target::Search(file, envp), argv, envp, real) }
+    }
+}
+
 hook! {
     unsafe fn system(command: *const c_char) -> c_int => rampart_hook_system {
         // system(NULL) only asks whether a shell exists.

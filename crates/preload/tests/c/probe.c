@@ -7,11 +7,12 @@
 //     --setenv NAME=VALUE    putenv(NAME=VALUE)
 //     --envp NAME=VALUE      build an explicit envp holding only these entries (repeatable), for
 //                            the calls that take one (execve execvpe execle fexecve execveat
-//                            posix_spawn posix_spawnp, vfork_execve, fork_threads); default environ
+//                            posix_spawn posix_spawnp pidfd_spawn pidfd_spawnp, vfork_execve,
+//                            fork_threads); default environ
 //     --print-pid            print "pid=<pid>" first
 //   how and args:
 //     execve|execv|execvp|execvpe|execl|execle|execlp|fexecve|execveat|posix_spawn|posix_spawnp|
-//     vfork_execve  PATH ARGV0 [ARG...]
+//     pidfd_spawn|pidfd_spawnp|vfork_execve  PATH ARGV0 [ARG...]
 //     system CMD | popen CMD | popen_write CMD (writes "written through popen\n" to its stdin)
 //     system_null                          prints what system(NULL) returns
 //     execve_empty_argv PATH               execve with argv = { NULL }
@@ -77,6 +78,17 @@ static int wait_child(pid_t pid) {
     }
     return status_code(status);
 }
+
+#if __GLIBC_PREREQ(2, 39)
+static int wait_pidfd(int pidfd) {
+    siginfo_t info;
+    while (waitid(P_PIDFD, pidfd, &info, WEXITED) < 0) {
+        if (errno != EINTR) return 98;
+    }
+    close(pidfd);
+    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+}
+#endif
 
 // execl/execle/execlp take their argv as varargs: spell the call out for each argument count.
 #define CALL_L(fn, path, a, n, ...)                                                            \
@@ -281,6 +293,15 @@ int main(int argc, char **argv) {
         if (rc != 0) return fail(how, rc);
         return wait_child(pid);
     }
+#if __GLIBC_PREREQ(2, 39)
+    if (!strcmp(how, "pidfd_spawn") || !strcmp(how, "pidfd_spawnp")) {
+        int pidfd;
+        int rc = !strcmp(how, "pidfd_spawn") ? pidfd_spawn(&pidfd, args[0], NULL, NULL, args + 1, envp)
+                                              : pidfd_spawnp(&pidfd, args[0], NULL, NULL, args + 1, envp);
+        if (rc != 0) return fail(how, rc);
+        return wait_pidfd(pidfd);
+    }
+#endif
     if (!strcmp(how, "vfork_execve")) {
         pid_t pid = vfork();
         if (pid == 0) {
