@@ -844,5 +844,6 @@ module.exports.librarySearchPath = nativeBinding.librarySearchPath
 module.exports.librarySettings = nativeBinding.librarySettings
 module.exports.librarySettingsTable = nativeBinding.librarySettingsTable
 module.exports.locateLibrary = nativeBinding.locateLibrary
+module.exports.optionalExports = nativeBinding.optionalExports
 module.exports.verifyLibrary = nativeBinding.verifyLibrary
 module.exports.version = nativeBinding.version

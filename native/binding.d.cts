@@ -38,7 +38,10 @@ export interface ExecutableFacts {
   shebang?: Shebang
 }
 
-/** Every symbol librampart.so must export (crates/preload/exports.txt), in file order. */
+/**
+ * Every symbol librampart.so must export (the required rows of crates/preload/exports.txt), in
+ * file order.
+ */
 export declare function expectedExports(): Array<string>
 
 /**
@@ -82,10 +85,14 @@ export interface LibraryReport {
   /** This host's architecture. */
   hostMachine: string
   sharedObject: boolean
-  /** Symbols of exports.txt the library defines and exports. */
+  /** Required symbols of exports.txt the library defines and exports. */
   exportedHooks: Array<string>
-  /** Symbols of exports.txt it lacks. */
+  /** Required symbols of exports.txt it lacks (each is a problem). */
   missingSymbols: Array<string>
+  /** Optional symbols of exports.txt it exports. */
+  exportedOptional: Array<string>
+  /** Optional symbols it lacks (built against a libc without them; not a problem). */
+  missingOptional: Array<string>
   /** The string in its `rampart_preload_version` symbol. */
   version?: string
   expectedVersion: string
@@ -154,6 +161,12 @@ export interface LocateResult {
   searched: Array<Candidate>
 }
 
+/**
+ * The symbols librampart.so exports only when built against a libc that has them (the optional
+ * rows of crates/preload/exports.txt), in file order.
+ */
+export declare function optionalExports(): Array<string>
+
 /** The directories only node can compute, from which the library search path is built. */
 export interface SearchInputs {
   /** Home directory: `<home>/.rampart/lib` is searched first. */
@@ -176,7 +189,7 @@ export interface Shebang {
 
 /**
  * Checks that the file at `path` is a librampart this host can preload: an ELF shared object of
- * the host's class and machine that exports every symbol of exports.txt, with the expected
+ * the host's class and machine that exports every required symbol of exports.txt, with the expected
  * version. Reads the file; never loads it. Problems (including an unreadable file) are reported,
  * not thrown.
  */

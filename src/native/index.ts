@@ -47,10 +47,14 @@ export interface LibraryReport {
   machine?: string;
   hostMachine: string;
   sharedObject: boolean;
-  /** Symbols of crates/preload/exports.txt the library exports. */
+  /** Required symbols of crates/preload/exports.txt the library exports. */
   exportedHooks: string[];
-  /** Symbols of exports.txt it lacks. */
+  /** Required symbols of exports.txt it lacks (each is a problem). */
   missingSymbols: string[];
+  /** Optional symbols of exports.txt it exports. */
+  exportedOptional: string[];
+  /** Optional symbols it lacks: it was built against a libc without them (not a problem). */
+  missingOptional: string[];
   /** Its `rampart_preload_version`. */
   version?: string;
   expectedVersion: string;
@@ -204,7 +208,7 @@ export function libraryFileName(): string {
   return native().libraryFileName();
 }
 
-/** Every symbol librampart.so must export (crates/preload/exports.txt). */
+/** Every symbol librampart.so must export (the required rows of crates/preload/exports.txt). */
 export function expectedExports(): string[] {
   return native().expectedExports();
 }
@@ -236,6 +240,11 @@ export function librarySettings(entries: string[], pid: number): LibrarySettings
 /** Every RAMPART_* variable librampart.so reads, with its default, in the library's order. */
 export function librarySettingsTable(): LibrarySettingsRow[] {
   return nativeWith('librarySettingsTable').librarySettingsTable();
+}
+
+/** Symbols librampart.so exports only when built against a libc that has them (the optional rows). */
+export function optionalExports(): string[] {
+  return native().optionalExports();
 }
 
 /** `<home>/.rampart/lib`, where `rampart lib install` puts the library. */
@@ -287,7 +296,7 @@ export function locateLibrary(options: SearchOptions = {}): LocateResult {
 
 /**
  * Checks the file is a librampart this host can preload: ELF of the host's class and machine,
- * a shared object, every exports.txt symbol exported, version equal to `expectedVersion`.
+ * a shared object, every required exports.txt symbol exported, version equal to `expectedVersion`.
  * Reads the file, never loads it. Problems, including an unreadable file, are in the report.
  */
 export function verifyLibrary(libraryPath: string, expectedVersion: string = VERSION): LibraryReport {

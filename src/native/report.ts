@@ -10,6 +10,11 @@ export function describeLibraryReport(report: LibraryReport): string[] {
     lines.push(`format:   ${report.elfClass} ${report.machine ?? '?'} ${kind} (host: ${report.hostMachine})`);
     const total = report.exportedHooks.length + report.missingSymbols.length;
     lines.push(`exports:  ${report.exportedHooks.length}/${total} required symbols`);
+    const optional = report.exportedOptional.length + report.missingOptional.length;
+    if (optional > 0) {
+      const absent = report.missingOptional.length > 0 ? ` (not built in: ${report.missingOptional.join(', ')})` : '';
+      lines.push(`optional: ${report.exportedOptional.length}/${optional} symbols${absent}`);
+    }
     lines.push(`version:  ${report.version ?? 'unknown'} (rampart ${report.expectedVersion})`);
   }
   for (const problem of report.problems) lines.push(`problem:  ${problem}`);

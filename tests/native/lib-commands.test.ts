@@ -6,7 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { buildFakeLibrary, runProgram } from '../../src/native/__tests__/fake-library.ts';
+import {
+  buildFakeLibrary,
+  optionalSymbols,
+  requiredSymbols,
+  runProgram,
+} from '../../src/native/__tests__/fake-library.ts';
 import { cliPath, libraryPath, repoRoot, tempDir } from '../helpers.ts';
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -99,7 +104,8 @@ test('lib install --from puts librampart.so in ~/.rampart/lib; path and verify t
   t.deepEqual(verify.stdout.trimEnd().split('\n'), [
     `library:  ${installed}`,
     'format:   ELF64 x86_64 shared object (host: x86_64)',
-    `exports:  14/14 required symbols`,
+    `exports:  ${requiredSymbols.length}/${requiredSymbols.length} required symbols`,
+    `optional: ${optionalSymbols.length}/${optionalSymbols.length} symbols`,
     `version:  ${VERSION} (rampart ${VERSION})`,
     'ok',
   ]);
@@ -123,7 +129,7 @@ test('lib path shows a broken installed library with a warning; lib install neve
   const where = await runInstalled(pkg, ['lib', 'path'], home);
   t.is(where.code, 0);
   t.is(where.stdout, `${installed}\n`);
-  t.is(where.stderr, `warning: ${installed} is not usable (see rampart lib verify): It does not export execve (every symbol in crates/preload/exports.txt must be defined).\n`);
+  t.is(where.stderr, `warning: ${installed} is not usable (see rampart lib verify): It does not export execve (every required symbol in crates/preload/exports.txt must be defined).\n`);
 
   const verify = await runInstalled(pkg, ['lib', 'verify'], home);
   t.is(verify.code, 1);
@@ -155,8 +161,8 @@ test('lib verify reports a broken library readably and as JSON, exit 1', async (
   t.is(result.code, 1);
   const lines = result.stdout.trimEnd().split('\n');
   t.is(lines[0], `library:  ${incomplete}`);
-  t.is(lines[2], 'exports:  13/14 required symbols');
-  t.true(lines.includes(`problem:  It does not export posix_spawn (every symbol in crates/preload/exports.txt must be defined).`));
+  t.is(lines[2], `exports:  ${requiredSymbols.length - 1}/${requiredSymbols.length} required symbols`);
+  t.true(lines.includes(`problem:  It does not export posix_spawn (every required symbol in crates/preload/exports.txt must be defined).`));
   t.true(lines.some((line) => line.startsWith('problem:  Its version is 0.0.1 but this rampart is')));
   t.is(lines.at(-1), 'not ok: 2 problems');
 
@@ -165,6 +171,17 @@ test('lib verify reports a broken library readably and as JSON, exit 1', async (
   const json = await runCli(['lib', 'verify', '--json', text], { HOME: home });
   t.is(json.code, 1);
   t.like(JSON.parse(json.stdout), { ok: false, problems: ['It is not an ELF file (it does not start with \\x7fELF).'] });
+});
+
+test('lib verify: a library built against an older libc (no optional symbols) is ok and names them', async (t) => {
+  const home = freshDir('home-');
+  const older = await buildFakeLibrary(fixtures, { version: VERSION, omit: optionalSymbols });
+  const result = await runCli(['lib', 'verify', older], { HOME: home });
+  t.is(result.code, 0, result.stdout);
+  const lines = result.stdout.trimEnd().split('\n');
+  t.is(lines[2], `exports:  ${requiredSymbols.length}/${requiredSymbols.length} required symbols`);
+  t.is(lines[3], `optional: 0/${optionalSymbols.length} symbols (not built in: ${optionalSymbols.join(', ')})`);
+  t.is(lines.at(-1), 'ok');
 });
 
 test('lib install refuses a downgrade or another version unless --force; --dir picks the directory', async (t) => {

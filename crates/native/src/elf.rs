@@ -2,7 +2,8 @@
 //! librampart.so into node would hook node's own exec calls).
 //!
 //! - `verify_library`: is this file a librampart.so this host can preload? (ELF class and
-//!   machine, shared object, every symbol of `exports.txt` defined and exported, version)
+//!   machine, shared object, every required row of `exports.txt` defined and exported, version;
+//!   optional rows are reported, not required: a library built on an older libc lacks them)
 //! - `inspect_executable`: can preloading protect this program? (static, setuid/setgid, `#!`)
 
 use std::fs::File;
@@ -16,8 +17,8 @@ use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{PT_INTERP, PT_LOAD, ProgramHeader};
 use goblin::elf::sym::{self, Sym};
 
-/// The single list of symbols librampart.so exports (hooks + the version symbol).
-const EXPORTS_TXT: &str = include_str!("../../preload/exports.txt");
+// REQUIRED_EXPORTS and OPTIONAL_EXPORTS, from crates/preload/exports.txt (see build.rs).
+include!(concat!(env!("OUT_DIR"), "/exports.rs"));
 
 /// The data symbol holding the library's crate version as NUL-terminated bytes.
 pub const VERSION_SYMBOL: &str = "rampart_preload_version";
@@ -31,13 +32,15 @@ const MAX_LIBRARY_SIZE: u64 = 512 * 1024 * 1024;
 /// The kernel reads at most this much of a `#!` line (BINPRM_BUF_SIZE).
 const MAX_SHEBANG_LEN: usize = 256;
 
-/// Every symbol librampart.so must export, in `exports.txt` order.
+/// Every symbol librampart.so must export (the required rows), in `exports.txt` order.
 pub fn expected_exports() -> Vec<&'static str> {
-    EXPORTS_TXT
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .collect()
+    REQUIRED_EXPORTS.to_vec()
+}
+
+/// The symbols a library exports only when built against a libc that has them (the optional
+/// rows), in `exports.txt` order.
+pub fn optional_exports() -> Vec<&'static str> {
+    OPTIONAL_EXPORTS.to_vec()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,10 +141,14 @@ pub struct LibraryReport {
     pub machine: Option<String>,
     pub host_machine: String,
     pub shared_object: bool,
-    /// Symbols of exports.txt the library defines and exports (hooks and version).
+    /// Required symbols of exports.txt the library defines and exports (hooks and version).
     pub exported_hooks: Vec<String>,
-    /// Symbols of exports.txt it does not.
+    /// Required symbols it does not: each is a problem.
     pub missing_symbols: Vec<String>,
+    /// Optional symbols it exports.
+    pub exported_optional: Vec<String>,
+    /// Optional symbols it does not (built against a libc without them): not a problem.
+    pub missing_optional: Vec<String>,
     pub version: Option<String>,
     pub expected_version: String,
 }
@@ -174,6 +181,8 @@ fn empty_report(path: &str, expected_version: &str) -> LibraryReport {
         shared_object: false,
         exported_hooks: vec![],
         missing_symbols: vec![],
+        exported_optional: vec![],
+        missing_optional: vec![],
         version: None,
         expected_version: expected_version.to_string(),
     }
@@ -234,9 +243,16 @@ pub fn verify_library_bytes(path: &str, bytes: &[u8], expected_version: &str) ->
     }
     if !report.missing_symbols.is_empty() {
         report.problems.push(format!(
-            "It does not export {} (every symbol in crates/preload/exports.txt must be defined).",
+            "It does not export {} (every required symbol in crates/preload/exports.txt must be defined).",
             report.missing_symbols.join(", ")
         ));
+    }
+    for name in optional_exports() {
+        if exported_symbol(&elf, name).is_some() {
+            report.exported_optional.push(name.to_string());
+        } else {
+            report.missing_optional.push(name.to_string());
+        }
     }
 
     if let Some(symbol) = exported_symbol(&elf, VERSION_SYMBOL) {
@@ -510,6 +526,9 @@ mod tests {
                 .iter()
                 .all(|name| !name.is_empty() && !name.contains(char::is_whitespace))
         );
+        // execveat came with glibc 2.34: a library built on an older glibc is still valid.
+        assert!(optional_exports().contains(&"execveat"));
+        assert!(!exports.contains(&"execveat"));
     }
 
     #[test]
@@ -551,6 +570,7 @@ mod tests {
         assert_eq!(report.elf_class, Some(host_class()));
         assert_eq!(report.machine.as_deref(), Some(report.host_machine.as_str()));
         assert_eq!(report.missing_symbols.len(), expected_exports().len());
+        assert_eq!(report.missing_optional, optional_exports());
         assert!(
             report
                 .problems

@@ -27,10 +27,18 @@ pub fn library_file_name() -> String {
     locate::library_file_name().to_string()
 }
 
-/// Every symbol librampart.so must export (crates/preload/exports.txt), in file order.
+/// Every symbol librampart.so must export (the required rows of crates/preload/exports.txt), in
+/// file order.
 #[napi]
 pub fn expected_exports() -> Vec<String> {
     elf::expected_exports().into_iter().map(String::from).collect()
+}
+
+/// The symbols librampart.so exports only when built against a libc that has them (the optional
+/// rows of crates/preload/exports.txt), in file order.
+#[napi]
+pub fn optional_exports() -> Vec<String> {
+    elf::optional_exports().into_iter().map(String::from).collect()
 }
 
 /// The directories only node can compute, from which the library search path is built.
@@ -124,17 +132,21 @@ pub struct LibraryReport {
     /// This host's architecture.
     pub host_machine: String,
     pub shared_object: bool,
-    /// Symbols of exports.txt the library defines and exports.
+    /// Required symbols of exports.txt the library defines and exports.
     pub exported_hooks: Vec<String>,
-    /// Symbols of exports.txt it lacks.
+    /// Required symbols of exports.txt it lacks (each is a problem).
     pub missing_symbols: Vec<String>,
+    /// Optional symbols of exports.txt it exports.
+    pub exported_optional: Vec<String>,
+    /// Optional symbols it lacks (built against a libc without them; not a problem).
+    pub missing_optional: Vec<String>,
     /// The string in its `rampart_preload_version` symbol.
     pub version: Option<String>,
     pub expected_version: String,
 }
 
 /// Checks that the file at `path` is a librampart this host can preload: an ELF shared object of
-/// the host's class and machine that exports every symbol of exports.txt, with the expected
+/// the host's class and machine that exports every required symbol of exports.txt, with the expected
 /// version. Reads the file; never loads it. Problems (including an unreadable file) are reported,
 /// not thrown.
 #[napi(catch_unwind)]
@@ -150,6 +162,8 @@ pub fn verify_library(path: String, expected_version: String) -> LibraryReport {
         shared_object: report.shared_object,
         exported_hooks: report.exported_hooks,
         missing_symbols: report.missing_symbols,
+        exported_optional: report.exported_optional,
+        missing_optional: report.missing_optional,
         version: report.version,
         expected_version: report.expected_version,
     }

@@ -4,8 +4,10 @@
 //!
 //! glibc calls its internal copies (`__execve`, `__posix_spawn`), never these symbols, so every
 //! public entry point has its own hook; `c/shim.c` adds the variadic execl, execle and execlp.
+//! `exports.txt` lists them all; a hook for an optional row is compiled only under its
+//! `has_symbol_<name>` cfg (set by build.rs when the build's libc has the symbol).
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::iter;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -29,6 +31,7 @@ enum Target {
     /// An open file (fexecve).
     Fd(c_int),
     /// execveat's directory fd, path and flags.
+    #[cfg(has_symbol_execveat)]
     At(c_int, *const c_char, c_int),
 }
 
@@ -107,6 +110,7 @@ unsafe fn resolve(target: Target) -> Result<Resolved, c_int> {
             shown: ffi::fd_path(fd),
             run: None,
         }),
+        #[cfg(has_symbol_execveat)]
         Target::At(dirfd, path, flags) => {
             // SAFETY: per the function contract.
             let path = unsafe { ffi::c_bytes(path) }.unwrap_or_default();
@@ -266,6 +270,7 @@ unsafe fn guarded_exec(hook: &'static str, target: Target, argv: CArray, envp: C
                     // execvp's fallback to /bin/sh for scripts without a #! line.
                     Target::Search(file, _) => real!(execvpe)(go.path_or(file), argv, env),
                     Target::Fd(fd) => real!(fexecve)(fd, argv, env),
+                    #[cfg(has_symbol_execveat)]
                     Target::At(dirfd, path, flags) => real_execveat(dirfd, path, argv, env, flags),
                 }
             }
@@ -273,36 +278,72 @@ unsafe fn guarded_exec(hook: &'static str, target: Target, argv: CArray, envp: C
     }
 }
 
-/// The spawn family: like `guarded_exec`, but errors are returned, not put in errno.
+/// The spawn family: like `guarded_exec`, but errors are returned, not put in errno. `real` is
+/// the real call, given the program to run and the environment to pass.
 ///
 /// # Safety
-/// The arguments are what the caller passed to posix_spawn/posix_spawnp.
+/// `target`, `argv` and `envp` are what the caller passed to the hooked spawn function.
 unsafe fn guarded_spawn(
     hook: &'static str,
-    pid: *mut pid_t,
     target: Target,
-    file_actions: *const posix_spawn_file_actions_t,
-    attrp: *const posix_spawnattr_t,
     argv: CArray,
     envp: CArray,
+    real: impl FnOnce(*const c_char, CArray) -> c_int,
 ) -> c_int {
     // SAFETY: per the function contract.
     match unsafe { prepare(hook, target, argv, envp, Place::Spawner) } {
         Prepared::Refuse(errno) => errno,
-        Prepared::Go(go) => {
-            let env = go.env_or(envp);
-            // SAFETY: as in `guarded_exec`.
-            unsafe {
-                match target {
-                    Target::Search(file, _) => {
-                        real!(posix_spawnp)(pid, go.path_or(file), file_actions, attrp, argv, env)
-                    }
-                    Target::Path(path) => real!(posix_spawn)(pid, path, file_actions, attrp, argv, env),
-                    Target::Fd(_) | Target::At(..) => libc::EINVAL,
-                }
+        Prepared::Go(go) => match target {
+            Target::Path(path) => real(path, go.env_or(envp)),
+            Target::Search(file, _) => real(go.path_or(file), go.env_or(envp)),
+            _ => libc::EINVAL,
+        },
+    }
+}
+
+/// Whether the running libc has an optional row's symbol (`optional::<name>`, generated): the
+/// build's libc may be newer. 0 = not looked up yet, 1 = present, 2 = missing.
+#[allow(dead_code, reason = "unused where the build's libc has no optional row")]
+pub struct Optional {
+    name: &'static CStr,
+    state: AtomicU8,
+}
+
+#[allow(dead_code, reason = "unused where the build's libc has no optional row")]
+impl Optional {
+    const fn new(name: &'static CStr) -> Optional {
+        Optional {
+            name,
+            state: AtomicU8::new(0),
+        }
+    }
+
+    /// Looked up by the constructor, or by the first call of a hook that runs before it.
+    fn present(&self) -> bool {
+        match self.state.load(Ordering::Acquire) {
+            1 => true,
+            2 => false,
+            _ => {
+                let present = symbol_exists(self.name);
+                self.state.store(if present { 1 } else { 2 }, Ordering::Release);
+                present
             }
         }
     }
+}
+
+fn symbol_exists(name: &CStr) -> bool {
+    // SAFETY: `name` is a valid C string; RTLD_NEXT looks past this library.
+    !unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) }.is_null()
+}
+
+/// The real function of an optional row, or None where the running libc lacks it (redhook's
+/// lookup would abort on a missing symbol).
+#[allow(unused_macros, reason = "unused where the build's libc has no optional row")]
+macro_rules! real_optional {
+    ($name:ident) => {
+        optional::$name.present().then(|| real!($name))
+    };
 }
 
 hook! {
@@ -361,6 +402,7 @@ hook! {
     }
 }
 
+#[cfg(has_symbol_execveat)]
 hook! {
     unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: CArray, envp: CArray, flags: c_int) -> c_int => rampart_hook_execveat {
         if reentry::active() {
@@ -381,12 +423,16 @@ hook! {
         argv: CArray,
         envp: CArray
     ) -> c_int => rampart_hook_posix_spawn {
+        let real = |path, env| {
+            // SAFETY: the caller's arguments, with the checked program and environment.
+            unsafe { real!(posix_spawn)(pid, path, file_actions, attrp, argv, env) }
+        };
         if reentry::active() {
-            // SAFETY: a nested call from the guard itself goes straight to libc.
-            return unsafe { real!(posix_spawn)(pid, path, file_actions, attrp, argv, envp) };
+            // A nested call from the guard itself goes straight to libc.
+            return real(path, envp);
         }
         // SAFETY: the caller's arguments.
-        unsafe { guarded_spawn("posix_spawn", pid, Target::Path(path), file_actions, attrp, argv, envp) }
+        unsafe { guarded_spawn("posix_spawn", Target::Path(path), argv, envp, real) }
     }
 }
 
@@ -399,12 +445,65 @@ hook! {
         argv: CArray,
         envp: CArray
     ) -> c_int => rampart_hook_posix_spawnp {
+        let real = |file, env| {
+            // SAFETY: the caller's arguments, with the checked program and environment.
+            unsafe { real!(posix_spawnp)(pid, file, file_actions, attrp, argv, env) }
+        };
         if reentry::active() {
-            // SAFETY: a nested call from the guard itself goes straight to libc.
-            return unsafe { real!(posix_spawnp)(pid, file, file_actions, attrp, argv, envp) };
+            // A nested call from the guard itself goes straight to libc.
+            return real(file, envp);
         }
         // SAFETY: the caller's arguments.
-        unsafe { guarded_spawn("posix_spawnp", pid, Target::Search(file, envp), file_actions, attrp, argv, envp) }
+        unsafe { guarded_spawn("posix_spawnp", Target::Search(file, envp), argv, envp, real) }
+    }
+}
+
+// pidfd_spawn[p] (glibc 2.39) are posix_spawn[p] with a pidfd instead of a pid: the same hooks.
+#[cfg(has_symbol_pidfd_spawn)]
+hook! {
+    unsafe fn pidfd_spawn(
+        pidfd: *mut c_int,
+        path: *const c_char,
+        file_actions: *const posix_spawn_file_actions_t,
+        attrp: *const posix_spawnattr_t,
+        argv: CArray,
+        envp: CArray
+    ) -> c_int => rampart_hook_pidfd_spawn {
+        let real = |path, env| match real_optional!(pidfd_spawn) {
+            // SAFETY: the caller's arguments, with the checked program and environment.
+            Some(real) => unsafe { real(pidfd, path, file_actions, attrp, argv, env) },
+            None => libc::ENOSYS,
+        };
+        if reentry::active() {
+            // A nested call from the guard itself goes straight to libc.
+            return real(path, envp);
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_spawn("pidfd_spawn", Target::Path(path), argv, envp, real) }
+    }
+}
+
+#[cfg(has_symbol_pidfd_spawnp)]
+hook! {
+    unsafe fn pidfd_spawnp(
+        pidfd: *mut c_int,
+        file: *const c_char,
+        file_actions: *const posix_spawn_file_actions_t,
+        attrp: *const posix_spawnattr_t,
+        argv: CArray,
+        envp: CArray
+    ) -> c_int => rampart_hook_pidfd_spawnp {
+        let real = |file, env| match real_optional!(pidfd_spawnp) {
+            // SAFETY: the caller's arguments, with the checked program and environment.
+            Some(real) => unsafe { real(pidfd, file, file_actions, attrp, argv, env) },
+            None => libc::ENOSYS,
+        };
+        if reentry::active() {
+            // A nested call from the guard itself goes straight to libc.
+            return real(file, envp);
+        }
+        // SAFETY: the caller's arguments.
+        unsafe { guarded_spawn("pidfd_spawnp", Target::Search(file, envp), argv, envp, real) }
     }
 }
 
@@ -465,18 +564,11 @@ fn popen_mode_is_valid(mode: &[u8]) -> bool {
     read != write
 }
 
-/// execveat exists only since glibc 2.34: 0 = not looked up yet, 1 = present, 2 = missing.
-static EXECVEAT_STATE: AtomicU8 = AtomicU8::new(0);
-
-fn symbol_exists(name: &std::ffi::CStr) -> bool {
-    // SAFETY: `name` is a valid C string; RTLD_NEXT looks past this library.
-    !unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) }.is_null()
-}
-
-/// The real execveat, or ENOSYS where libc has none (redhook would abort on a missing symbol).
+/// The real execveat, or ENOSYS where the running libc has none.
 ///
 /// # Safety
 /// The arguments of an execveat call.
+#[cfg(has_symbol_execveat)]
 unsafe fn real_execveat(
     dirfd: c_int,
     path: *const c_char,
@@ -484,52 +576,40 @@ unsafe fn real_execveat(
     envp: CArray,
     flags: c_int,
 ) -> c_int {
-    if EXECVEAT_STATE.load(Ordering::Acquire) == 0 {
-        let state = if symbol_exists(c"execveat") { 1 } else { 2 };
-        EXECVEAT_STATE.store(state, Ordering::Release);
+    match real_optional!(execveat) {
+        // SAFETY: the caller's arguments, passed on.
+        Some(real) => unsafe { real(dirfd, path, argv, envp, flags) },
+        None => {
+            ffi::set_errno(libc::ENOSYS);
+            -1
+        }
     }
-    if EXECVEAT_STATE.load(Ordering::Acquire) == 2 {
-        ffi::set_errno(libc::ENOSYS);
-        return -1;
-    }
-    // SAFETY: the symbol exists, so redhook's lookup succeeds.
-    unsafe { real!(execveat)(dirfd, path, argv, envp, flags) }
 }
 
-/// Resolves every real function now (called from the constructor). redhook resolves lazily under a
-/// `Once`; doing it at load keeps dlsym out of fork/vfork children. A symbol libc lacks is skipped
-/// (looking it up through redhook would abort).
-pub fn resolve_real_functions() {
-    macro_rules! warm {
-        ($($name:ident),*) => {
-            $(
-                // A literal, not a CString: the constructor does not allocate.
-                let name = std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes());
-                if name.is_ok_and(symbol_exists) {
-                    let _ = real!($name);
-                }
-            )*
-        };
-    }
-    warm!(
-        execve,
-        execv,
-        execvp,
-        execvpe,
-        fexecve,
-        posix_spawn,
-        posix_spawnp,
-        system,
-        popen
-    );
-    let execveat_state = if symbol_exists(c"execveat") {
-        let _ = real!(execveat);
-        1
-    } else {
-        2
+// Used by the generated `resolve_real_functions`. redhook resolves lazily under a `Once`; doing it
+// at load keeps dlsym out of fork/vfork children. A symbol libc lacks is skipped (looking it up
+// through redhook would abort).
+macro_rules! resolve {
+    ($name:ident) => {
+        // A literal, not a CString: the constructor does not allocate.
+        let name = const { CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) };
+        if name.is_ok_and(symbol_exists) {
+            let _ = real!($name);
+        }
     };
-    EXECVEAT_STATE.store(execveat_state, Ordering::Release);
 }
+
+#[allow(unused_macros, reason = "unused where the build's libc has no optional row")]
+macro_rules! resolve_optional {
+    ($name:ident) => {
+        if optional::$name.present() {
+            let _ = real!($name);
+        }
+    };
+}
+
+// `resolve_real_functions()` (called from the constructor) and `mod optional`, from exports.txt.
+include!(concat!(env!("OUT_DIR"), "/real_functions.rs"));
 
 /// The Rust side of execl and execle (c/shim.c): the argv is already flattened; `envp` is
 /// `environ` for execl.

@@ -29,6 +29,11 @@ pub mod reentry;
 pub mod transport;
 pub mod wire;
 
+// The exports.txt reader build.rs uses: compiled here only for its unit tests.
+#[cfg(test)]
+#[path = "../exports_table.rs"]
+mod exports_table;
+
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use config::Config;

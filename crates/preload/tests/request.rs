@@ -445,26 +445,9 @@ fn debug_shows_a_denial_and_one_blocked_line() {
 #[test]
 fn debug_names_each_intercepted_function() {
     let server = StubServer::start(Behavior::policy());
-    for how in [
-        "execve",
-        "execv",
-        "execvp",
-        "execvpe",
-        "execl",
-        "execle",
-        "execlp",
-        "fexecve",
-        "execveat",
-        "posix_spawn",
-        "posix_spawnp",
-        "system",
-        "popen",
-    ] {
-        let args: Vec<&str> = match how {
-            "system" | "popen" => vec![how, "/usr/bin/true"],
-            "execvp" | "execlp" | "posix_spawnp" => vec![how, "true", "true"],
-            _ => vec![how, "/usr/bin/true", "true"],
-        };
+    for row in ROWS.iter().filter(|row| row.built && row.kind != "data") {
+        let how = row.symbol;
+        let args = probe_args(how, row.kind, "true", &[]);
         let outcome = Run::preloaded(probe(), &server.url())
             .env("RAMPART_DEBUG", "1")
             .args(args)

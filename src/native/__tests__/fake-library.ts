@@ -28,12 +28,23 @@ export function runProgram(command: string, args: string[], env: NodeJS.ProcessE
   });
 }
 
-/** The single list of exported symbols, read the way a maintainer reads it. */
-export const exportsList: string[] = fs
+/** The rows of the table of exported symbols (`symbol kind availability # note`), read the way a maintainer reads it. */
+const exportRows: { symbol: string; optional: boolean }[] = fs
   .readFileSync(path.join(repoRoot, 'crates', 'preload', 'exports.txt'), 'utf8')
   .split('\n')
-  .map((line) => line.trim())
-  .filter((line) => line !== '' && !line.startsWith('#'));
+  .map((line) => line.replace(/#.*/, '').trim())
+  .filter((line) => line !== '')
+  .map((line) => {
+    const [symbol = '', , availability] = line.split(/\s+/);
+    return { symbol, optional: availability === 'optional' };
+  });
+
+/** Every symbol of the table: what a library built against the newest libc exports. */
+export const exportsList: string[] = exportRows.map((row) => row.symbol);
+/** The symbols every library must export. */
+export const requiredSymbols: string[] = exportRows.filter((row) => !row.optional).map((row) => row.symbol);
+/** The symbols only a library built against a newer libc exports. */
+export const optionalSymbols: string[] = exportRows.filter((row) => row.optional).map((row) => row.symbol);
 
 export const VERSION_SYMBOL = 'rampart_preload_version';
 

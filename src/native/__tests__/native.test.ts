@@ -18,19 +18,30 @@ import {
   librarySettingsTable,
   locateLibrary,
   nativeAvailable,
+  optionalExports,
   preloadObstacle,
   resolveCommand,
   verifyLibrary,
 } from '../index.ts';
-import { buildFakeLibrary, buildStaticProgram, exportsList, VERSION_SYMBOL, withForeignMachine } from './fake-library.ts';
+import {
+  buildFakeLibrary,
+  buildStaticProgram,
+  exportsList,
+  optionalSymbols,
+  requiredSymbols,
+  VERSION_SYMBOL,
+  withForeignMachine,
+} from './fake-library.ts';
 
 const dir = tempDir('rampart-native-');
 const hooks = exportsList.filter((name) => name !== VERSION_SYMBOL);
 
-test('the addon loads and knows the exports.txt list', (t) => {
+test('the addon loads and knows the exports.txt table', (t) => {
   t.true(nativeAvailable());
-  t.deepEqual(expectedExports(), exportsList);
-  t.true(exportsList.includes('execve') && exportsList.includes(VERSION_SYMBOL));
+  t.deepEqual(expectedExports(), requiredSymbols);
+  t.deepEqual(optionalExports(), optionalSymbols);
+  t.true(requiredSymbols.includes('execve') && requiredSymbols.includes(VERSION_SYMBOL));
+  t.true(optionalSymbols.includes('execveat'));
 });
 
 test('verify: a complete library of the right version is ok', async (t) => {
@@ -44,8 +55,20 @@ test('verify: a complete library of the right version is ok', async (t) => {
   t.is(report.elfClass, 'ELF64');
   t.is(report.machine, report.hostMachine);
   t.true(report.sharedObject);
-  t.deepEqual(report.exportedHooks, exportsList);
+  t.deepEqual(report.exportedHooks, requiredSymbols);
   t.deepEqual(report.missingSymbols, []);
+  t.deepEqual(report.exportedOptional, optionalSymbols);
+  t.deepEqual(report.missingOptional, []);
+});
+
+test('verify: a library without the optional symbols (built against an older libc) is ok', async (t) => {
+  const lib = await buildFakeLibrary(dir, { version: VERSION, omit: optionalSymbols });
+  const report = verifyLibrary(lib);
+  t.deepEqual(report.problems, []);
+  t.true(report.ok);
+  t.deepEqual(report.exportedHooks, requiredSymbols);
+  t.deepEqual(report.exportedOptional, []);
+  t.deepEqual(report.missingOptional, optionalSymbols);
 });
 
 test('verify: a version mismatch is a problem naming both versions', async (t) => {
@@ -58,13 +81,15 @@ test('verify: a version mismatch is a problem naming both versions', async (t) =
 });
 
 test('verify: missing hooks and a missing version symbol are listed', async (t) => {
-  const lib = await buildFakeLibrary(dir, { version: null, omit: ['popen', 'execveat'] });
+  const lib = await buildFakeLibrary(dir, { version: null, omit: ['execv', 'popen', 'execveat'] });
   const report = verifyLibrary(lib);
   t.false(report.ok);
-  t.deepEqual(report.missingSymbols, ['execveat', 'popen', VERSION_SYMBOL]);
-  t.is(report.exportedHooks.length, exportsList.length - 3);
+  t.deepEqual(report.missingSymbols, ['execv', 'popen', VERSION_SYMBOL]);
+  t.is(report.exportedHooks.length, requiredSymbols.length - 3);
+  t.deepEqual(report.missingOptional, ['execveat']);
   t.is(report.version, undefined);
-  t.regex(report.problems.join(' '), /does not export execveat, popen, rampart_preload_version/);
+  t.regex(report.problems.join(' '), /does not export execv, popen, rampart_preload_version/);
+  t.notRegex(report.problems.join(' '), /execveat/);
 });
 
 test('verify: a version symbol that is not a short NUL-terminated string is a clear problem', async (t) => {
@@ -123,7 +148,8 @@ test('verify: a static executable is not a shared library and exports no hooks',
   const program = await buildStaticProgram(dir);
   const report = verifyLibrary(program);
   t.false(report.sharedObject);
-  t.deepEqual(report.missingSymbols, exportsList);
+  t.deepEqual(report.missingSymbols, requiredSymbols);
+  t.deepEqual(report.missingOptional, optionalSymbols);
   t.true(report.problems.includes('It is not a shared library (its ELF type is EXEC).'), report.problems.join('\n'));
 });
 
@@ -131,7 +157,9 @@ test('verify: the freshly built librampart.so passes (cargo build --release -p r
   const report = verifyLibrary(libraryPath);
   t.deepEqual(report.problems, [], `librampart.so at ${libraryPath}`);
   t.is(report.version, VERSION);
-  t.deepEqual(report.exportedHooks, exportsList);
+  t.deepEqual(report.exportedHooks, requiredSymbols);
+  // The optional rows it has depend on the libc it was built against; each is one or the other.
+  t.deepEqual([...report.exportedOptional, ...report.missingOptional].sort(), [...optionalSymbols].sort());
 });
 
 test('inspect: /bin/true is a dynamic ELF program with a dynamic loader', (t) => {

@@ -7,11 +7,12 @@
 //     --setenv NAME=VALUE    putenv(NAME=VALUE)
 //     --envp NAME=VALUE      build an explicit envp holding only these entries (repeatable), for
 //                            the calls that take one (execve execvpe execle fexecve execveat
-//                            posix_spawn posix_spawnp, vfork_execve, fork_threads); default environ
+//                            posix_spawn posix_spawnp pidfd_spawn pidfd_spawnp, vfork_execve,
+//                            fork_threads); default environ
 //     --print-pid            print "pid=<pid>" first
 //   how and args:
 //     execve|execv|execvp|execvpe|execl|execle|execlp|fexecve|execveat|posix_spawn|posix_spawnp|
-//     vfork_execve  PATH ARGV0 [ARG...]
+//     pidfd_spawn|pidfd_spawnp|vfork_execve  PATH ARGV0 [ARG...]
 //     system CMD | popen CMD | popen_write CMD (writes "written through popen\n" to its stdin)
 //     system_null                          prints what system(NULL) returns
 //     execve_empty_argv PATH               execve with argv = { NULL }
@@ -25,6 +26,8 @@
 //                                          call posix_spawn("/bin/true") in a loop
 // exit status: the started program's own status when it ran; 42 when the call failed with EPERM;
 // 43 when it failed otherwise. A failed call prints "<how>: failed errno=<name>".
+// Every non-data row of crates/preload/exports.txt needs a case here (the tests call each one); an
+// optional row's case is compiled where the libc headers have it (__GLIBC_PREREQ), like its hook.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +38,10 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef __GLIBC_PREREQ
+#define __GLIBC_PREREQ(major, minor) 0
+#endif
 
 extern char **environ;
 
@@ -72,6 +79,17 @@ static int wait_child(pid_t pid) {
     return status_code(status);
 }
 
+#if __GLIBC_PREREQ(2, 39)
+static int wait_pidfd(int pidfd) {
+    siginfo_t info;
+    while (waitid(P_PIDFD, pidfd, &info, WEXITED) < 0) {
+        if (errno != EINTR) return 98;
+    }
+    close(pidfd);
+    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+}
+#endif
+
 // execl/execle/execlp take their argv as varargs: spell the call out for each argument count.
 #define CALL_L(fn, path, a, n, ...)                                                            \
     switch (n) {                                                                           \
@@ -99,7 +117,10 @@ static int exec_one(const char *how, const char *path, char **argv, char **envp)
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) return fail(how, errno);
         fexecve(fd, argv, envp);
-    } else if (!strcmp(how, "execveat")) execveat(AT_FDCWD, path, argv, envp, 0);
+    }
+#if __GLIBC_PREREQ(2, 34)
+    else if (!strcmp(how, "execveat")) execveat(AT_FDCWD, path, argv, envp, 0);
+#endif
     else {
         fprintf(stderr, "probe: unknown call %s\n", how);
         return 2;
@@ -272,6 +293,15 @@ int main(int argc, char **argv) {
         if (rc != 0) return fail(how, rc);
         return wait_child(pid);
     }
+#if __GLIBC_PREREQ(2, 39)
+    if (!strcmp(how, "pidfd_spawn") || !strcmp(how, "pidfd_spawnp")) {
+        int pidfd;
+        int rc = !strcmp(how, "pidfd_spawn") ? pidfd_spawn(&pidfd, args[0], NULL, NULL, args + 1, envp)
+                                              : pidfd_spawnp(&pidfd, args[0], NULL, NULL, args + 1, envp);
+        if (rc != 0) return fail(how, rc);
+        return wait_pidfd(pidfd);
+    }
+#endif
     if (!strcmp(how, "vfork_execve")) {
         pid_t pid = vfork();
         if (pid == 0) {

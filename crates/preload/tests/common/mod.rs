@@ -24,6 +24,52 @@ pub use stub_server::{Behavior, DENY_MARKER, DENY_MESSAGE, Request, StubServer};
 /// so listing both would make PATH-searching callers try (and report) each program twice.
 pub const TEST_PATH: &str = "/usr/bin";
 
+/// A row of exports.txt.
+pub struct Row {
+    pub symbol: &'static str,
+    /// exec, spawn, shell, variadic or data.
+    pub kind: &'static str,
+    /// False for an optional row this build's libc lacks (its hook is not built).
+    pub built: bool,
+    /// The row's comment (for an optional row: the libc version that added it).
+    pub note: &'static str,
+}
+
+macro_rules! entry_point_table {
+    ($($symbol:ident $kind:ident $built:tt $note:literal,)*) => {
+        /// Every row of exports.txt, in file order.
+        pub const ROWS: &[Row] = &[$(Row {
+            symbol: stringify!($symbol),
+            kind: stringify!($kind),
+            built: $built,
+            note: $note,
+        }),*];
+    };
+}
+
+// build.rs writes `entry_point_table! { symbol kind built "note", ... }` from exports.txt.
+include!(concat!(env!("OUT_DIR"), "/entry_points.rs"));
+
+/// The probe arguments that make entry point `how` run `/usr/bin/<program> <args>`: a command
+/// line for the shell kind; a bare name for the calls named with a `p`, which search PATH
+/// (execvp, execlp, posix_spawnp), as callers usually pass one; else the path.
+pub fn probe_args(how: &str, kind: &str, program: &str, args: &[&str]) -> Vec<String> {
+    if kind == "shell" {
+        let quoted: String = args.iter().map(|arg| format!(" '{arg}'")).collect();
+        return vec![how.into(), format!("/usr/bin/{program}{quoted}")];
+    }
+    let path = if how.ends_with('p') {
+        program.to_string()
+    } else {
+        format!("/usr/bin/{program}")
+    };
+    [how, &path, program]
+        .into_iter()
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect()
+}
+
 /// librampart.so of the profile the tests were built with (target/<profile>/librampart.so, next
 /// to the deps/ directory holding this test binary). RAMPART_TEST_LIBRARY overrides it.
 pub fn library_path() -> &'static Path {
