@@ -46,7 +46,12 @@ function unbundledBuild(into: string): string {
     config,
     JSON.stringify({
       extends: path.join(repoRoot, 'tsconfig.json'),
-      compilerOptions: { noEmit: false, typeRoots: [path.join(repoRoot, 'node_modules', '@types')], rootDir: path.join(repoRoot, 'src'), outDir: path.join(into, 'dist') },
+      compilerOptions: {
+        noEmit: false,
+        typeRoots: [path.join(repoRoot, 'node_modules', '@types')],
+        rootDir: path.join(repoRoot, 'src'),
+        outDir: path.join(into, 'dist'),
+      },
       include: [path.join(repoRoot, 'src', '**', '*.ts')],
       exclude: [path.join(repoRoot, 'src', '**', '__tests__', '**')],
     }),
@@ -97,8 +102,15 @@ async function main() {
     console.log(`    rampart's own work beyond bare node:      ${overNode.toFixed(1)} ms`);
     console.log(`  ratio preload / bare node:                  ${(m['rampart preload -- /bin/true']! / m['node -e 0']!).toFixed(2)}x`);
     const unbundledAdded = m['unbundled: preload /bin/true']! - m['/bin/true']!;
-    console.log(`  the same, unbundled (tsc, one file a module): ${unbundledAdded.toFixed(1)} ms added (bundle saves ${(unbundledAdded - added).toFixed(1)} ms)`);
-    console.log(`  load average (1, 5, 15 min) at the end:      ${os.loadavg().map((load) => load.toFixed(2)).join(', ')}`);
+    console.log(
+      `  the same, unbundled (tsc, one file a module): ${unbundledAdded.toFixed(1)} ms added (bundle saves ${(unbundledAdded - added).toFixed(1)} ms)`,
+    );
+    console.log(
+      `  load average (1, 5, 15 min) at the end:      ${os
+        .loadavg()
+        .map((load) => load.toFixed(2))
+        .join(', ')}`,
+    );
 
     // Where start-up goes: every command module is imported when the CLI starts (src/cli.ts
     // registers them all), so a module that imports its implementation eagerly costs everyone.

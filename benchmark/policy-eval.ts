@@ -68,7 +68,9 @@ function execCommands(file: string): string[] {
   if (/^tests:/m.test(fs.readFileSync(file, 'utf8'))) {
     return loadSuite(file).tests.flatMap((t) => (t.tool === 'exec' && typeof t.params.command === 'string' ? [t.params.command] : []));
   }
-  return loadCorpus(file).cases.filter((c) => c.tool === 'exec').map((c) => c.input.command!);
+  return loadCorpus(file)
+    .cases.filter((c) => c.tool === 'exec')
+    .map((c) => c.input.command!);
 }
 const commands = execCommands(values.corpus);
 const rounds = Number(values.rounds);

@@ -94,7 +94,11 @@ async function freshConnectionLoad(url: string, concurrency: number) {
       const start = performance.now();
       const req = http.request(
         `${url}/v1/preflight/exec`,
-        { method: 'POST', agent: false, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': body.length, connection: 'close' } },
+        {
+          method: 'POST',
+          agent: false,
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': body.length, connection: 'close' },
+        },
         (res) => {
           res.resume();
           res.on('end', () => {
@@ -137,7 +141,10 @@ function cpuMs(pid: number): number | undefined {
 }
 
 function loadAverage(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 function median(values: number[]): number {
@@ -265,9 +272,15 @@ async function withServer<T>(
 }
 
 function countRecords(auditDir: string): number {
-  return fs
-    .readdirSync(auditDir)
-    .reduce((n, f) => n + fs.readFileSync(path.join(auditDir, f), 'utf8').split('\n').filter((l) => l.includes('"decision"')).length, 0);
+  return fs.readdirSync(auditDir).reduce(
+    (n, f) =>
+      n +
+      fs
+        .readFileSync(path.join(auditDir, f), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"decision"')).length,
+    0,
+  );
 }
 
 async function main(): Promise<void> {
@@ -291,7 +304,8 @@ async function main(): Promise<void> {
     spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(port), auditDir, mode], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-  const bare = (port: number) => spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--bare', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const bare = (port: number) =>
+    spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--bare', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   const KEEP_ALIVE = { newConnection: false, connections: 16 };
   const FRESH = { newConnection: true, connections: 16 };
   const SERIAL = { newConnection: true, connections: 1 };
@@ -314,9 +328,7 @@ async function main(): Promise<void> {
   });
 
   console.log('');
-  console.log(
-    'run                                           decisions/s   p50 ms   p99 ms   server CPU/req   = per core   non-2xx  errors  audited',
-  );
+  console.log('run                                           decisions/s   p50 ms   p99 ms   server CPU/req   = per core   non-2xx  errors  audited');
   for (const { name, result: r, cpuUs, audited } of rows) {
     const cpu = cpuUs === undefined ? '-' : `${cpuUs.toFixed(1)} µs`;
     const perCore = cpuUs === undefined ? '-' : `${Math.round(1e6 / cpuUs)}/s`;

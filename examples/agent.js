@@ -32,6 +32,4 @@ function attempt(description, run) {
 // An everyday command, through a shell (child_process.execSync runs /bin/sh -c).
 attempt('`echo hello from the agent` (everyday)', () => execSync('echo hello from the agent'));
 // A destructive one, directly (child_process.execFileSync: no shell).
-attempt('`rm -rf /` (destructive; a harmless decoy rm)', () =>
-  execFileSync('rm', ['-rf', '/'], { env: decoyEnv, stdio: ['ignore', 'pipe', 'inherit'] }),
-);
+attempt('`rm -rf /` (destructive; a harmless decoy rm)', () => execFileSync('rm', ['-rf', '/'], { env: decoyEnv, stdio: ['ignore', 'pipe', 'inherit'] }));

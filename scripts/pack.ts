@@ -24,8 +24,7 @@ export function hostPlatform(): string {
   if (!arch) throw new Error(`no platform package for CPU ${process.arch} (x64 and arm64 are built)`);
   if (process.platform === 'darwin') return `darwin-${arch}`;
   if (process.platform === 'linux') {
-    const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
-      ?.glibcVersionRuntime;
+    const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
     if (!glibc) throw new Error('no platform package for musl libc (glibc Linux and macOS are built)');
     return `linux-${arch}-gnu`;
   }
@@ -98,9 +97,7 @@ function stageMainPackage(): string {
   }
 
   const manifest = readJson(path.join(root, 'package.json'));
-  const platforms = fs.readdirSync(path.join(root, 'npm')).filter((entry) =>
-    fs.existsSync(path.join(root, 'npm', entry, 'package.json')),
-  );
+  const platforms = fs.readdirSync(path.join(root, 'npm')).filter((entry) => fs.existsSync(path.join(root, 'npm', entry, 'package.json')));
   const published: Record<string, unknown> = { ...manifest };
   delete published.scripts; // `prepare` would try to build inside the user's node_modules
   delete published.dependencies; // bundled into dist/ (their licences: dist/THIRD-PARTY-NOTICES.txt)

@@ -45,11 +45,7 @@ export interface RunResult {
 }
 
 /** Runs a program to completion, capturing its output; kills it after `timeoutMs`. */
-export function run(
-  command: string,
-  args: string[],
-  options: SpawnOptions & { input?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
+export function run(command: string, args: string[], options: SpawnOptions & { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

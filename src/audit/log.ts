@@ -4,16 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  auditFileName,
-  goEscape,
-  goJson,
-  listAuditFiles,
-  MAX_FILE_BYTES,
-  SCHEMA_VERSION,
-  sealRecord,
-  type ChainContinue,
-} from './format.ts';
+import { auditFileName, goEscape, goJson, listAuditFiles, MAX_FILE_BYTES, SCHEMA_VERSION, sealRecord, type ChainContinue } from './format.ts';
 import { redactValue } from './redact.ts';
 import { ulid } from './ulid.ts';
 import { readLines, verifyFiles } from './verify.ts';

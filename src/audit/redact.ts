@@ -41,10 +41,7 @@ const SCRUBBERS: Array<[RegExp, string]> = [
   // --password=xxx, --password xxx (also --passwd, --pass)
   [/(--pass(?:word|wd)?(?:=|\s+))(?:'[^']*'|"[^"]*"|[^\s'"]+)/gi, `$1${REDACTED}`],
   // token=xxx, api_key=xxx, secret=xxx, password=xxx (query strings, env assignments)
-  [
-    /(\b[A-Za-z0-9_]*(?:token|api[_-]?key|secret|password|passwd)[A-Za-z0-9_]*=)(?:'[^']*'|"[^"]*"|[^\s&'"]+)/gi,
-    `$1${REDACTED}`,
-  ],
+  [/(\b[A-Za-z0-9_]*(?:token|api[_-]?key|secret|password|passwd)[A-Za-z0-9_]*=)(?:'[^']*'|"[^"]*"|[^\s&'"]+)/gi, `$1${REDACTED}`],
   // Sensitive header values (-H "X-Api-Key: ...", --header 'PRIVATE-TOKEN: ...', cookies);
   // Authorization headers are the two scrubbers above.
   [/((?:-H|--header)[=\s]*['"]?[A-Za-z0-9_-]*(?:token|secret|passw|cookie|api-?key)[A-Za-z0-9_-]*:\s*)[^'"\n]+/gi, `$1${REDACTED}`],
@@ -64,7 +61,8 @@ const SCRUBBERS: Array<[RegExp, string]> = [
  * commands contain none and are checked with one regex instead of nine replaces. A new
  * scrubber must add its word here (the redaction tests exercise every pattern through this).
  */
-const MAY_HOLD_CREDENTIAL = /authorization|bearer|--pass|mysql|mariadb|token|api-?key|api_key|secret|passw|cookie|-u|--user|:\/\/|gh[pousr]_|xox[abposr]-|sk-|akia/i;
+const MAY_HOLD_CREDENTIAL =
+  /authorization|bearer|--pass|mysql|mariadb|token|api-?key|api_key|secret|passw|cookie|-u|--user|:\/\/|gh[pousr]_|xox[abposr]-|sk-|akia/i;
 
 // mysql -pSECRET, -p'two words' (the password glued to -p): every lower-case -p of a MySQL-family
 // command (-P is its port), so that `mkdir -p dir` or `cp -pr` elsewhere stay readable.

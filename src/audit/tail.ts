@@ -35,7 +35,9 @@ function text(value: unknown): string {
 export function formatRecord(record: Record<string, unknown>): string {
   const decision = (record.decision ?? {}) as Record<string, unknown>;
   const request = (record.request ?? {}) as Record<string, unknown>;
-  const time = text(record.timestamp).replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const time = text(record.timestamp)
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   const action = (text(decision.action).toUpperCase() + (decision.enforced === false ? '*' : '')).padEnd(7);
   const who = `${text(record.agent) || '-'}/${text(record.session) || '-'}`;
   const subject = text(request.command ?? request.path ?? request.url ?? (Object.keys(request).length ? request : ''));

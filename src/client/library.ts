@@ -4,8 +4,7 @@ import { locateLibrary, NativeUnavailableError, verifyLibrary } from '../native/
 import { VERSION } from '../version.ts';
 
 export type LibraryCheck =
-  | { ok: true; path: string; version: string; origin: string }
-  | { ok: false; headline: string; details: string[]; searched: string[]; nativeMissing?: boolean };
+  { ok: true; path: string; version: string; origin: string } | { ok: false; headline: string; details: string[]; searched: string[]; nativeMissing?: boolean };
 
 export function checkLibrary(): LibraryCheck {
   let located;

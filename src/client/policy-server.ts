@@ -4,10 +4,7 @@ import { runCapturingStderr } from '../util/process.ts';
 import { request, parseObject, ReplyTooLargeError, topLevelKeys, TransportError } from './http.ts';
 import { endpoint } from './settings.ts';
 
-export type Health =
-  | { state: 'ok'; mode: string; version: string }
-  | { state: 'unreachable'; reason: string }
-  | { state: 'not-rampart'; reason: string };
+export type Health = { state: 'ok'; mode: string; version: string } | { state: 'unreachable'; reason: string } | { state: 'not-rampart'; reason: string };
 
 export async function checkHealth(baseUrl: URL, timeoutMs = 3000): Promise<Health> {
   let reply;

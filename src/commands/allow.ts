@@ -38,7 +38,13 @@ export class AllowCommand extends BaseCommand {
     const { runAllow, AllowInputError } = await import('../overrides/allow.ts');
     try {
       return await runAllow(
-        { command: this.command, prefix: this.prefix, port: this.port, ...(this.message !== undefined ? { message: this.message } : {}), ...(this.file !== undefined ? { file: this.file } : {}) },
+        {
+          command: this.command,
+          prefix: this.prefix,
+          port: this.port,
+          ...(this.message !== undefined ? { message: this.message } : {}),
+          ...(this.file !== undefined ? { file: this.file } : {}),
+        },
         this.context,
       );
     } catch (err) {

@@ -21,7 +21,6 @@ export class DoctorCommand extends ServerClientCommand {
     ],
   });
 
-
   protected override async perform(): Promise<number> {
     // Loaded on use: other commands should not pay for this one's modules at start-up.
     const { runDoctor } = await import('../doctor/doctor.ts');

@@ -35,7 +35,10 @@ export class ServeCommand extends BaseCommand {
 
   addr = Option.String('--addr', '127.0.0.1', { description: 'IP address to listen on' });
   port = Option.String('--port', '9090', { description: 'Port to listen on', validator: isPort });
-  mode = Option.String('--mode', 'enforce', { description: 'enforce (deny blocks), monitor (log only) or disabled (allow all, still audited)', validator: isMode });
+  mode = Option.String('--mode', 'enforce', {
+    description: 'enforce (deny blocks), monitor (log only) or disabled (allow all, still audited)',
+    validator: isMode,
+  });
   config = Option.String('--config', { description: 'Policy file (default: the built-in policy + ~/.rampart/policies)' });
   configDir = Option.String('--config-dir', { description: 'Directory of additional policy files (*.yaml, *.yml)' });
   auditDir = Option.String('--audit-dir', { description: 'Where the audit log goes (default: ~/.rampart/audit)' });

@@ -45,9 +45,7 @@ export class SetupCommand extends BaseCommand {
     const { AGENT_NAME, pathAdvice } = await import('../setup/wrapper.ts');
     const { stdout, stderr } = this.context;
     if (!AGENT_NAME.test(this.agent)) {
-      throw new UsageError(
-        `agent name ${JSON.stringify(this.agent)}: use letters, digits, '.', '_' or '-' (it becomes ~/.local/bin/<agent>)`,
-      );
+      throw new UsageError(`agent name ${JSON.stringify(this.agent)}: use letters, digits, '.', '_' or '-' (it becomes ~/.local/bin/<agent>)`);
     }
     if (this.remove && (this.bin !== undefined || this.force)) {
       throw new UsageError('--remove takes no --bin or --force');
@@ -84,9 +82,7 @@ export class SetupCommand extends BaseCommand {
       : result.runs
         ? `the first ${this.agent} on PATH (now ${result.runs})`
         : `the first ${this.agent} on PATH (none found yet)`;
-    stdout.write(
-      `${result.updated ? 'updated' : 'installed'} ${result.path}: runs ${what} under rampart preload --agent ${this.agent}\n`,
-    );
+    stdout.write(`${result.updated ? 'updated' : 'installed'} ${result.path}: runs ${what} under rampart preload --agent ${this.agent}\n`);
     stdout.write(`${pathAdvice(this.agent, envPath)}\n`);
     if (cli.includes('/_npx/')) {
       stderr.write(

@@ -62,7 +62,12 @@ export async function runDoctor(address: ServerAddress, tokenFlag: string | unde
   }
   const tokenSource = token ? { flag: '--token', env: 'RAMPART_TOKEN', file: '~/.rampart/token' }[token.source] : undefined;
   if (!token) {
-    record({ ok: false, title: 'token', detail: 'none: no --token, no RAMPART_TOKEN, no ~/.rampart/token', fix: 'start rampart serve once (it writes ~/.rampart/token), or pass --token / set RAMPART_TOKEN' });
+    record({
+      ok: false,
+      title: 'token',
+      detail: 'none: no --token, no RAMPART_TOKEN, no ~/.rampart/token',
+      fix: 'start rampart serve once (it writes ~/.rampart/token), or pass --token / set RAMPART_TOKEN',
+    });
   }
 
   const skipped = (title: string, why: string) => record({ ok: false, title, detail: `not checked: ${why}` });
@@ -79,7 +84,9 @@ export async function runDoctor(address: ServerAddress, tokenFlag: string | unde
       ok: false,
       title: 'token accepted',
       detail: allowedAnswer.reason,
-      fix: token ? `the token from ${tokenSource} is not the server's: use the server's ~/.rampart/token, or restart rampart serve with RAMPART_TOKEN set` : 'pass --token or set RAMPART_TOKEN',
+      fix: token
+        ? `the token from ${tokenSource} is not the server's: use the server's ~/.rampart/token, or restart rampart serve with RAMPART_TOKEN set`
+        : 'pass --token or set RAMPART_TOKEN',
     });
     for (const title of ['policy', 'allowed probe', 'denied probe']) skipped(title, 'the server does not accept our requests');
     return allOk;
@@ -95,7 +102,9 @@ export async function runDoctor(address: ServerAddress, tokenFlag: string | unde
     detail: policyOk
       ? `loaded${status ? ` (${status})` : ''}: \`true\` is allowed, \`${DENIED_PROBE}\` is denied (${deniedAnswer.kind === 'decided' ? deniedAnswer.message : ''})`
       : `\`true\` is ${allowedAnswer.allowed ? 'allowed' : `denied (${allowedAnswer.message})`}, \`${DENIED_PROBE}\` is ${deniedAnswer.kind === 'decided' ? (deniedAnswer.allowed ? 'allowed' : 'denied') : `not decided (${deniedAnswer.reason})`}`,
-    fix: policyOk ? undefined : 'check the policy rampart serve loaded (rampart serve --config FILE; without it the built-in policy blocks destructive commands)',
+    fix: policyOk
+      ? undefined
+      : 'check the policy rampart serve loaded (rampart serve --config FILE; without it the built-in policy blocks destructive commands)',
   });
 
   if (!library.ok) {
@@ -105,7 +114,11 @@ export async function runDoctor(address: ServerAddress, tokenFlag: string | unde
 
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rampart-doctor-'));
   try {
-    const env = guardedEnvironment(process.env, { url, token: token?.token, mode: 'enforce', failOpen: false, agent: 'doctor', session, debug: true }, library.path);
+    const env = guardedEnvironment(
+      process.env,
+      { url, token: token?.token, mode: 'enforce', failOpen: false, agent: 'doctor', session, debug: true },
+      library.path,
+    );
     const allowed = await runProbe(['/bin/sh', '-c', ALLOWED_PROBE], env, workDir);
     const intercepted = allowed.stderr.includes('rampart_preload: intercepted');
     record({
@@ -159,7 +172,10 @@ async function policyStatus(baseUrl: URL, token: string | undefined): Promise<st
 }
 
 function lastLines(text: string): string {
-  const lines = text.trim().split('\n').filter((line) => line && !line.startsWith('rampart_preload: '));
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((line) => line && !line.startsWith('rampart_preload: '));
   return lines.slice(-2).join(' / ') || '(no output)';
 }
 

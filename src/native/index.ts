@@ -137,8 +137,7 @@ export class NativeUnavailableError extends RampartError {}
 type NativeBinding = typeof Binding;
 
 /** The platform part of the package names, e.g. `linux-x64-gnu` (napi-rs naming). */
-export const platformTag: string =
-  process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
+export const platformTag: string = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
 
 /** The npm package carrying the prebuilt addon and library for this platform. */
 export const platformPackage = `@rampart/core-${platformTag}`;
@@ -218,8 +217,7 @@ function nativeWith<K extends keyof NativeBinding>(name: K): NativeBinding {
   const loaded = native();
   if (typeof loaded[name] !== 'function') {
     throw new NativeUnavailableError(
-      `rampart's native addon is out of date (it lacks ${name}): rebuild it with npm run build:native, ` +
-        `or reinstall ${platformPackage}.`,
+      `rampart's native addon is out of date (it lacks ${name}): rebuild it with npm run build:native, ` + `or reinstall ${platformPackage}.`,
     );
   }
   return loaded;
@@ -309,12 +307,7 @@ export function verifyLibrary(libraryPath: string, expectedVersion: string = VER
  * wrong when the source is unusable or (without `force`) a newer version is installed.
  */
 export function installLibrary(source: string, dir: string, options: InstallOptions = {}): InstallResult {
-  return native().installLibrary(
-    path.resolve(source),
-    path.resolve(dir),
-    options.expectedVersion ?? VERSION,
-    options.force ?? false,
-  );
+  return native().installLibrary(path.resolve(source), path.resolve(dir), options.expectedVersion ?? VERSION, options.force ?? false);
 }
 
 /** Compares semantic versions: -1, 0 or 1. Throws when either is not MAJOR.MINOR.PATCH[-pre]. */
@@ -323,20 +316,14 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** Where a command name leads; when not found, why (the error execvp would give). */
-export type ResolvedCommand =
-  | { found: true; path: string }
-  | { found: false; reason: 'not-found' | 'not-executable' | 'is-directory'; path?: string };
+export type ResolvedCommand = { found: true; path: string } | { found: false; reason: 'not-found' | 'not-executable' | 'is-directory'; path?: string };
 
 /**
  * Like execvp: a name with a `/` is a path relative to `cwd`, otherwise the first executable
  * regular file on `searchPath`. When none is found, the reason execvp would report: EACCES
  * (a directory or non-executable match seen on the way) beats ENOENT.
  */
-export function resolveCommand(
-  command: string,
-  searchPath: string = process.env.PATH ?? DEFAULT_PATH,
-  cwd: string = process.cwd(),
-): ResolvedCommand {
+export function resolveCommand(command: string, searchPath: string = process.env.PATH ?? DEFAULT_PATH, cwd: string = process.cwd()): ResolvedCommand {
   if (command === '') return { found: false, reason: 'not-found' };
   if (command.includes('/')) {
     const candidate = path.resolve(cwd, command);
@@ -379,10 +366,7 @@ const MAX_INTERPRETER_DEPTH = 4;
  * `#!` script, the interpreter is inspected too. Throws an Error naming the file when it
  * cannot be found or read.
  */
-export function inspectExecutable(
-  command: string,
-  options: { path?: string; cwd?: string } = {},
-): ExecutableInfo {
+export function inspectExecutable(command: string, options: { path?: string; cwd?: string } = {}): ExecutableInfo {
   const resolved = resolveCommand(command, options.path ?? process.env.PATH ?? '', options.cwd);
   // A path is inspected whatever is there (the addon says what is wrong with it); a bare name must be found.
   const file = resolved.found || command.includes('/') ? resolved.path : undefined;

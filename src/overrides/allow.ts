@@ -92,7 +92,13 @@ interface Added {
 /** Not a policy error but something about the file itself (unreadable, changed under us). */
 class FileProblem extends Error {}
 
-function addRule(file: string, wanted: ReturnType<typeof allowCandidates>, probes: string[], message: string | undefined, stdout: NodeJS.WritableStream): Added | 'already' {
+function addRule(
+  file: string,
+  wanted: ReturnType<typeof allowCandidates>,
+  probes: string[],
+  message: string | undefined,
+  stdout: NodeJS.WritableStream,
+): Added | 'already' {
   // Other `rampart allow` runs wait on the lock; an editor may still write the file between our
   // read and our rename: re-read before replacing and start over if it changed.
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -288,10 +294,7 @@ function describeDecision(command: string, decision: Decision, shown: string): s
   const head = `Now: rampart test ${singleQuote(command)} -> ${decision.action}`;
   if (decision.action === 'allow' || decision.action === 'watch') return `${head} (${decision.message || 'allowed'})\n`;
   if (decision.action === 'deny') {
-    return (
-      `${head}: a deny in any policy still wins over a user override, so ${shown} stays blocked.\n` +
-      `  deny message: ${decision.message || '(none)'}\n`
-    );
+    return `${head}: a deny in any policy still wins over a user override, so ${shown} stays blocked.\n` + `  deny message: ${decision.message || '(none)'}\n`;
   }
   return `${head} (${decision.message || 'no message'})\n`;
 }

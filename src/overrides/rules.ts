@@ -99,7 +99,14 @@ export function probesFor(command: string, prefix: boolean): string[] {
 
 /** A PolicySet over already-parsed policies (default deny: only a rule can allow). */
 export function setOf(policies: Policy[], source: string): PolicySet {
-  return { defaultAction: 'deny', policyCount: policies.length, ruleCount: policies.reduce((n, p) => n + p.rules.length, 0), sources: [source], policies, tests: [] };
+  return {
+    defaultAction: 'deny',
+    policyCount: policies.length,
+    ruleCount: policies.reduce((n, p) => n + p.rules.length, 0),
+    sources: [source],
+    policies,
+    tests: [],
+  };
 }
 
 /** Preview decision on an exec command (as `rampart test` asks: empty agent and session). */

@@ -181,8 +181,7 @@ const COMMAND = defineKind<CommandGroup>({
     const a = analysisOf(view);
     return !g.commandNotMatches!.testAny([a.raw, a.normalized, ...a.components]);
   },
-  gate: (g) =>
-    g.commandMatches || g.commandContains ? { globs: g.commandMatches?.globs ?? [], substrings: g.commandContains ?? [] } : undefined,
+  gate: (g) => (g.commandMatches || g.commandContains ? { globs: g.commandMatches?.globs ?? [], substrings: g.commandContains ?? [] } : undefined),
   globGroups: (g) => ({ globs: g.commandMatches?.globs, exclusions: g.commandNotMatches?.globs }),
 });
 
@@ -279,7 +278,8 @@ const AGENT_DEPTH = defineKind<DepthBounds>({
     if (!f.has('agent_depth')) return undefined;
     const d = f.reader.mapping(f.node('agent_depth'), f.at('agent_depth'), ['gte', 'lte', 'eq']);
     const bounds: DepthBounds = {};
-    for (const k of ['gte', 'lte', 'eq'] as const) if (d.has(k) && !f.reader.isNull(d.get(k))) bounds[k] = f.reader.int(d.get(k), `${f.at('agent_depth')}.${k}`);
+    for (const k of ['gte', 'lte', 'eq'] as const)
+      if (d.has(k) && !f.reader.isNull(d.get(k))) bounds[k] = f.reader.int(d.get(k), `${f.at('agent_depth')}.${k}`);
     return bounds;
   },
   isPositive: () => true,
@@ -410,7 +410,16 @@ function compileResponseRegex(reader: YamlReader, node: Node | null, source: str
 
 /** Every condition kind, in evaluation order (the reference's). */
 export const CONDITION_KINDS: readonly ConditionKind<unknown>[] = [
-  COMMAND, ENV_ASSIGNMENTS, PATH, URL_MATCHES, DOMAIN_MATCHES, AGENT_DEPTH, TOOL_PARAM, CALL_COUNT, SESSION, RESPONSE,
+  COMMAND,
+  ENV_ASSIGNMENTS,
+  PATH,
+  URL_MATCHES,
+  DOMAIN_MATCHES,
+  AGENT_DEPTH,
+  TOOL_PARAM,
+  CALL_COUNT,
+  SESSION,
+  RESPONSE,
 ];
 
 /** The keys a `when:` mapping may have: the kinds' keys and `default`. */

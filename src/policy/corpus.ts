@@ -70,7 +70,8 @@ export function loadCorpus(file: string): Corpus {
   if (!keys.has('version') && keys.has('entries')) return loadV1(reader, root, file);
   const top = reader.mapping(root, 'the corpus', ['version', 'name', 'description', 'defaults', 'cases']);
   const version = reader.string(top.get('version'), 'version').trim();
-  if (version !== '2') reader.fail(top.get('version') ?? root, `unsupported corpus version "${version}" (expected "2", or a versionless v1 file with entries:)`);
+  if (version !== '2')
+    reader.fail(top.get('version') ?? root, `unsupported corpus version "${version}" (expected "2", or a versionless v1 file with entries:)`);
   const d = reader.mapping(top.get('defaults'), 'defaults', ['os', 'expected']);
   const defaultOs = reader.string(d.get('os'), 'defaults.os').trim() || '*';
   const defaultExpected = reader.string(d.get('expected'), 'defaults.expected').trim() || 'deny';
@@ -159,7 +160,9 @@ export function scoreCorpus(set: PolicySet, corpus: Corpus, opts: ScoreOptions =
   for (const c of corpus.cases) {
     if (os !== '*' && c.os !== '*' && c.os !== os) continue;
     const params: Record<string, unknown> =
-      c.tool === 'exec' ? { command: c.input.command } : { path: c.input.path, file_path: c.input.path, ...(c.input.content !== undefined ? { content: c.input.content } : {}) };
+      c.tool === 'exec'
+        ? { command: c.input.command }
+        : { path: c.input.path, file_path: c.input.path, ...(c.input.content !== undefined ? { content: c.input.content } : {}) };
     const decision = evaluate(set, { agent: '*', session: '', tool: c.tool, params });
     const covered = decision.action === c.expected || (!strict && c.expected === 'deny' && decision.action === 'ask');
     cases.push({

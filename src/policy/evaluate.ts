@@ -139,8 +139,13 @@ function decide(set: PolicySet, call: ToolCall, opts: ExtraOptions): Omit<Decisi
   const longest = Math.max((call.agent ?? '').length, (call.session ?? '').length, tool.length, command.length, pathValue.length, url.length, domain.length);
   if (longest * 3 > MAX_FIELD_BYTES) {
     const fields: Array<[string, string]> = [
-      ['agent', call.agent ?? ''], ['session', call.session ?? ''], ['tool', tool], ['command', command],
-      ['path', pathValue], ['url', url], ['domain', domain],
+      ['agent', call.agent ?? ''],
+      ['session', call.session ?? ''],
+      ['tool', tool],
+      ['command', command],
+      ['path', pathValue],
+      ['url', url],
+      ['domain', domain],
     ];
     for (const [name, value] of fields) {
       const bytes = value.length * 3 > MAX_FIELD_BYTES ? Buffer.byteLength(value) : 0;
@@ -216,9 +221,7 @@ interface ScopeInfo {
 function scopeInfoOf(policies: Policy[]): ScopeInfo {
   const names = policies.map((p) => p.name);
   return {
-    stateless: policies.every((p) =>
-      p.rules.every((r) => !r.once && r.expiresAt === undefined && r.when?.uncacheable !== true),
-    ),
+    stateless: policies.every((p) => p.rules.every((r) => !r.once && r.expiresAt === undefined && r.when?.uncacheable !== true)),
     names,
     uniqueNames: new Set(names).size === names.length,
     durable: policies.map((p) => DURABLE_FILES.get(path.basename(p.source))),
@@ -270,7 +273,6 @@ function decideInScope(set: PolicySet, inScope: Policy[], info: ScopeInfo, view:
   if (winner.action === 'webhook' && winner.rule?.webhook) decision.webhook = winner.rule.webhook;
   return decision;
 }
-
 
 function deny(message: string, matchedPolicies: string[], command = ''): Omit<Decision, 'evalDurationUs'> {
   const decision: Omit<Decision, 'evalDurationUs'> = { action: 'deny', message, matchedPolicies };
@@ -450,7 +452,7 @@ export function toolParamsMatch(entries: ReadonlyArray<readonly [string, { test(
   return entries.some(([name, glob]) => {
     if (!values.has(name)) return false;
     const value = values.get(name);
-    const text = typeof value === 'string' ? value : JSON.stringify(value) ?? '';
+    const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
     return glob.test(text.toLowerCase());
   });
 }
@@ -632,9 +634,7 @@ export function grantingCommandMatch(cond: CommandGroup, view: CallView, exclusi
     }
   }
   const contains = cond.commandContains ?? [];
-  return a.components.every(
-    (component) => (cond.commandMatches?.test(component) ?? false) || contains.some((entry) => component.includes(entry)),
-  );
+  return a.components.every((component) => (cond.commandMatches?.test(component) ?? false) || contains.some((entry) => component.includes(entry)));
 }
 
 const compositeCache = new Map<string, boolean>();

@@ -518,7 +518,7 @@ export function posixBody(text: string): string {
   if (!MAY_START_BODY.test(body) && !MAY_END_BODY.test(body)) return body;
   const caseArm = /^case\s.*?\sin\s+[^)]*\)\s*(.*?)(;;.*)?$/s.exec(body);
   if (caseArm) return caseArm[1]!.trim();
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     const before = body;
     body = body
       .replace(/^[({]\s*/, '')

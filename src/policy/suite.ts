@@ -91,7 +91,8 @@ function runCase(set: PolicySet, test: TestCase): SuiteCaseResult {
   let messageMatches: ((m: string) => boolean) | null = () => true;
   if (test.expectMessage !== undefined) {
     messageMatches = compileFilepathMatch(test.expectMessage);
-    if (!messageMatches) return { ...base, passed: false, expectMessage: test.expectMessage, error: `expect_message pattern "${test.expectMessage}" is malformed` };
+    if (!messageMatches)
+      return { ...base, passed: false, expectMessage: test.expectMessage, error: `expect_message pattern "${test.expectMessage}" is malformed` };
   }
   const decision = evaluate(set, { agent: test.agent, session: test.session, tool: test.tool, params: test.params });
   const passed = decision.action === test.expect && messageMatches(decision.message);

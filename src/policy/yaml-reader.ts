@@ -57,7 +57,7 @@ export class YamlReader {
     if (!isMap(node)) this.fail(node, `${where} must be a mapping`);
     for (const pair of (node as YAMLMap).items as Array<Pair<Node, Node | null>>) {
       const key = pair.key;
-      if (!isScalar(key) || typeof key.value !== 'string' && typeof key.value !== 'number' && typeof key.value !== 'boolean') {
+      if (!isScalar(key) || (typeof key.value !== 'string' && typeof key.value !== 'number' && typeof key.value !== 'boolean')) {
         this.fail(key, `${where} has a key that is not a plain string`);
       }
       const name = String(key.value);

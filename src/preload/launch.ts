@@ -60,7 +60,13 @@ export async function runPreload(settings: PreloadSettings, stderr: Writable, cw
     // server is up (the usual case). If we had to start it, ask again with the token it made.
     // In monitor mode the answer is only recorded (enforce:false): the audit must not show a block.
     const ask = () =>
-      preflight(settings.address.url, { command: shellQuote(command), agent: settings.agent, session: settings.session, token: token?.token, enforce: settings.mode === 'enforce' });
+      preflight(settings.address.url, {
+        command: shellQuote(command),
+        agent: settings.agent,
+        session: settings.session,
+        token: token?.token,
+        enforce: settings.mode === 'enforce',
+      });
     const early = ask();
     const server = await ensureServer(settings, say);
     if (server === 'failed-to-start') {
@@ -133,9 +139,7 @@ async function ensureServer(settings: PreloadSettings, say: Reporter): Promise<'
     say.debug(`server: ${url} healthy (mode ${health.mode}, version ${health.version})`);
     return 'running';
   }
-  const consequence = settings.failOpen
-    ? 'commands run unchecked (--fail-open=true)'
-    : 'commands are blocked (--fail-open=false)';
+  const consequence = settings.failOpen ? 'commands run unchecked (--fail-open=true)' : 'commands are blocked (--fail-open=false)';
   if (health.state === 'not-rampart') {
     say.warn(`${health.reason}: not a rampart policy server, so checks will fail (--port or RAMPART_URL must name rampart serve)`);
     return 'absent';
@@ -173,7 +177,10 @@ function judgeTopLevel(verdict: Verdict, settings: PreloadSettings, say: Reporte
       if (settings.failOpen) {
         // A server that passed the health check but failed this check (5xx, timeout): the
         // command runs unchecked, which must not go unsaid.
-        if (!warnedUnchecked) say.warn(`policy server at ${settings.address.childUrl} did not decide (${verdict.reason}); running ${settings.command[0]} unchecked (--fail-open=true)`);
+        if (!warnedUnchecked)
+          say.warn(
+            `policy server at ${settings.address.childUrl} did not decide (${verdict.reason}); running ${settings.command[0]} unchecked (--fail-open=true)`,
+          );
         return undefined;
       }
       say.blocked(`policy server unreachable at ${settings.address.childUrl} (${verdict.reason}) and --fail-open=false`);

@@ -126,5 +126,9 @@ export function probeHealth(url: string, timeoutMs = 1000): Promise<HealthProbe>
 
 /** The last `lines` lines of a text (for showing a log tail). */
 export function lastLines(text: string, lines: number): string {
-  return text.split('\n').filter((line) => line.trim() !== '').slice(-lines).join('\n');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .slice(-lines)
+    .join('\n');
 }

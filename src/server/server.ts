@@ -148,7 +148,7 @@ class Service {
       }
     } catch (err) {
       const { status, message } = errorResponse(err);
-      if (status >= 500) this.log(`${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      if (status >= 500) this.log(`${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       if (!res.headersSent) send(res, status, { error: message });
     }
   }

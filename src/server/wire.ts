@@ -63,9 +63,7 @@ export interface HealthResponseV1 {
   version: string;
 }
 
-export type ReloadResponseV1 =
-  | { success: true; policies_loaded: number; rules_total: number; reload_time_ms: number }
-  | { success: false; error: string };
+export type ReloadResponseV1 = { success: true; policies_loaded: number; rules_total: number; reload_time_ms: number } | { success: false; error: string };
 
 export interface ErrorV1 {
   error: string;
@@ -113,7 +111,8 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
   } catch (err) {
     throw badRequest(`invalid request body: ${(err as Error).message}`);
   }
-  if (!isObject(value)) throw badRequest(`invalid request body: expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
+  if (!isObject(value))
+    throw badRequest(`invalid request body: expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
   if (tooDeep(value)) throw badRequest(`invalid request body: nested deeper than ${MAX_JSON_DEPTH} levels`);
   return value;
 }
@@ -190,7 +189,10 @@ function canonicalCommand(req: PreflightRequestV1): string | undefined {
   };
   take('command', req.command);
   take('command_b64', req.commandB64, true);
-  for (const [name, container] of [['params', req.params], ['input', req.input]] as const) {
+  for (const [name, container] of [
+    ['params', req.params],
+    ['input', req.input],
+  ] as const) {
     if (!container) continue;
     for (const key of COMMAND_KEYS) take(`${name}.${key}`, container[key]);
     take(`${name}.command_b64`, container.command_b64, true);

@@ -3,14 +3,7 @@
 import fs from 'node:fs';
 import { RampartError } from '../errors.ts';
 import path from 'node:path';
-import {
-  backupPath,
-  findRealAgent,
-  isRampartWrapper,
-  renderWrapper,
-  wrapperPath,
-  type WrapperSpec,
-} from './wrapper.ts';
+import { backupPath, findRealAgent, isRampartWrapper, renderWrapper, wrapperPath, type WrapperSpec } from './wrapper.ts';
 
 export class SetupRefusal extends RampartError {}
 
@@ -74,8 +67,7 @@ export function installWrapper(options: InstallOptions): InstallResult {
   if (existing && !ours) {
     if (!options.force) {
       throw new SetupRefusal(
-        `${target} exists and is not a rampart wrapper; left it alone. ` +
-          `Use --force to replace it (it is kept and put back by --remove).`,
+        `${target} exists and is not a rampart wrapper; left it alone. ` + `Use --force to replace it (it is kept and put back by --remove).`,
       );
     }
     replacedBackup = backupPath(options.agent);

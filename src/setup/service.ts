@@ -143,16 +143,12 @@ export function managerCommands(kind: ServiceKind, action: 'start' | 'stop', fil
       : [['systemctl', '--user', 'disable', '--now', SYSTEMD_UNIT]];
   }
   const domain = `gui/${os.userInfo().uid}`;
-  return action === 'start'
-    ? [['launchctl', 'bootstrap', domain, file]]
-    : [['launchctl', 'bootout', `${domain}/${LAUNCHD_LABEL}`]];
+  return action === 'start' ? [['launchctl', 'bootstrap', domain, file]] : [['launchctl', 'bootout', `${domain}/${LAUNCHD_LABEL}`]];
 }
 
 /** Whether the user service manager answers at all (`systemctl --user` needs a session bus). */
 export function managerAvailable(kind: ServiceKind): ManagerStep {
-  return kind === 'systemd'
-    ? runManager(['systemctl', '--user', 'show-environment'])
-    : runManager(['launchctl', 'print', `gui/${os.userInfo().uid}`]);
+  return kind === 'systemd' ? runManager(['systemctl', '--user', 'show-environment']) : runManager(['launchctl', 'print', `gui/${os.userInfo().uid}`]);
 }
 
 /** Writes `content` to `file` (mode 0644) through a temp file and rename. */

@@ -7,9 +7,7 @@ import os from 'node:os';
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
 export type ChildOutcome =
-  | { kind: 'exited'; code: number }
-  | { kind: 'killed'; signal: NodeJS.Signals; code: number }
-  | { kind: 'failed'; errno: string; message: string };
+  { kind: 'exited'; code: number } | { kind: 'killed'; signal: NodeJS.Signals; code: number } | { kind: 'failed'; errno: string; message: string };
 
 export function runChild(file: string, argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<ChildOutcome> {
   return new Promise((resolve) => {

@@ -13,4 +13,3 @@ export function oneLine(message: string, cap = Infinity): string {
   const kept = chars.slice(0, cap).map((c) => (/\p{Cc}/u.test(c) ? ' ' : c));
   return kept.join('') + (chars.length > cap ? '…' : '');
 }
-

@@ -52,7 +52,7 @@ function readTokenFile(file: string): string | undefined {
 
 function envToken(): string | undefined {
   const value = process.env.RAMPART_TOKEN?.trim();
-  return value ? checked(value, 'RAMPART_TOKEN', 'set it to the server\'s token') : undefined;
+  return value ? checked(value, 'RAMPART_TOKEN', "set it to the server's token") : undefined;
 }
 
 /** The token `rampart serve` accepts; generates and persists one (0600, dir 0700) when none exists. */

@@ -130,9 +130,7 @@ function writeShims(options: WrapOptions, server: PolicyServer, session: string)
 
   const userShell = options.env.SHELL;
   const realShell =
-    userShell && path.isAbsolute(userShell) && which(path.basename(userShell), path.dirname(userShell)) && !isShim(userShell)
-      ? userShell
-      : '/bin/sh';
+    userShell && path.isAbsolute(userShell) && which(path.basename(userShell), path.dirname(userShell)) && !isShim(userShell) ? userShell : '/bin/sh';
   const shells = new Map<string, string>([[path.basename(realShell), realShell]]);
   for (const name of ['bash', 'sh']) {
     const found = shells.get(name) ?? which(name, options.env.PATH);

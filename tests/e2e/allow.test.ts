@@ -81,7 +81,10 @@ test('the suggestion printed with a denial works when pasted into a shell (prefi
   const wildcard = denied.suggestions?.find((s) => s.endsWith("'cargo *'"));
   t.truthy(wildcard, JSON.stringify(denied.suggestions));
 
-  const pasted = await run('sh', ['-c', `rampart() { "${process.execPath}" "${cliPath}" "$@" --port 1; }; ${wildcard}`], { env: { ...process.env, ...env }, cwd: home });
+  const pasted = await run('sh', ['-c', `rampart() { "${process.execPath}" "${cliPath}" "$@" --port 1; }; ${wildcard}`], {
+    env: { ...process.env, ...env },
+    cwd: home,
+  });
   t.is(pasted.code, 0, pasted.stderr);
   t.regex(pasted.stdout, /allow 'cargo' and 'cargo \*'/);
   t.regex(pasted.stdout, /read "cargo \*" as --prefix "cargo"/);
@@ -167,7 +170,10 @@ test('an existing file keeps its comments, its other policies and its mode', asy
   t.true(text.startsWith('# my own notes about this machine\n'), text);
   t.regex(text, /- name: mine # reviewed 2026-01/);
   const doc = parse(text);
-  t.deepEqual(doc.policies.map((p: { name: string }) => p.name), ['mine', 'user-overrides']);
+  t.deepEqual(
+    doc.policies.map((p: { name: string }) => p.name),
+    ['mine', 'user-overrides'],
+  );
   t.deepEqual(doc.policies[1].rules[0].when.command_matches, ['git commit -m fix the build']);
   t.is(fs.statSync(overrides).mode & 0o777, 0o640);
   t.is((await check('git commit -m "fix the build"')).action, 'allow');
@@ -215,7 +221,11 @@ test('bad input is refused with a clear reason and nothing is written', async (t
   t.false(fs.existsSync(dir), 'nothing was created');
 
   // An agent's process (librampart.so preloaded) may not grant itself anything.
-  const preloaded = await runCli(['allow', '--port', '1', 'make'], { HOME: path.dirname(path.dirname(dir)), RAMPART_TOKEN: '', LD_PRELOAD: '/nonexistent/librampart.so' });
+  const preloaded = await runCli(['allow', '--port', '1', 'make'], {
+    HOME: path.dirname(path.dirname(dir)),
+    RAMPART_TOKEN: '',
+    LD_PRELOAD: '/nonexistent/librampart.so',
+  });
   t.is(preloaded.code, 1);
   t.regex(preloaded.stderr, /refused inside a rampart-protected session/);
   t.false(fs.existsSync(dir));

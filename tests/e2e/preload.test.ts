@@ -111,7 +111,19 @@ test.serial('the child environment: library first in LD_PRELOAD (no duplicate), 
   const older = '/nonexistent/old/librampart.so';
   const libDir = path.join(shared.home.dir, '.rampart', 'lib', 'librampart.so');
   const result = await preload(
-    ['--agent', 'a1', '--session', 's1', '--mode', 'monitor', '--fail-open=false', '--', 'sh', '-c', 'echo "$LD_PRELOAD|$RAMPART_URL|$RAMPART_MODE|$RAMPART_FAIL_OPEN|$RAMPART_AGENT|$RAMPART_SESSION|$RAMPART_TOKEN"'],
+    [
+      '--agent',
+      'a1',
+      '--session',
+      's1',
+      '--mode',
+      'monitor',
+      '--fail-open=false',
+      '--',
+      'sh',
+      '-c',
+      'echo "$LD_PRELOAD|$RAMPART_URL|$RAMPART_MODE|$RAMPART_FAIL_OPEN|$RAMPART_AGENT|$RAMPART_SESSION|$RAMPART_TOKEN"',
+    ],
     { LD_PRELOAD: `${older} ${other}:${older}` },
   );
   t.is(result.stdout, `${libDir}:${other}|${shared.server.url}|monitor|0|a1|s1|${shared.server.token}\n`, result.stderr);
@@ -170,7 +182,10 @@ test.serial('--debug: the CLI diagnostics first (token source, never the token),
   const lastCliLine = lines.map((line) => line.startsWith('rampart: debug: ')).lastIndexOf(true);
   t.true(firstLibraryLine > lastCliLine && lastCliLine >= 0, result.stderr);
   for (const key of ['library', 'server', 'token', 'mode', 'fail-open', 'agent', 'session']) {
-    t.true(lines.some((line) => line.startsWith(`rampart: debug: ${key}: `)), `no ${key} line in:\n${result.stderr}`);
+    t.true(
+      lines.some((line) => line.startsWith(`rampart: debug: ${key}: `)),
+      `no ${key} line in:\n${result.stderr}`,
+    );
   }
   t.true(lines.includes('rampart: debug: token: from ~/.rampart/token'), result.stderr);
   t.regex(result.stderr, /^rampart_preload: intercepted /m);
@@ -201,7 +216,10 @@ test.serial('monitor mode: the denial is audited but the command runs', async (t
     .map((line) => JSON.parse(line) as { request?: { command?: string }; decision?: { action?: string } });
   const rm = events.filter((event) => event.request?.command === 'rm -rf /');
   t.true(rm.length > 0, `no audit event for rm -rf / in:\n${audit}`);
-  t.true(rm.some((event) => event.decision?.action === 'deny'), JSON.stringify(rm));
+  t.true(
+    rm.some((event) => event.decision?.action === 'deny'),
+    JSON.stringify(rm),
+  );
 });
 
 test.serial('--fail-open=false with no server: everything is blocked (exit 126)', async (t) => {
@@ -214,7 +232,10 @@ test.serial('--fail-open=false with no server: everything is blocked (exit 126)'
 
 test.serial('--fail-open false (value as the next word) and --no-fail-open mean the same', async (t) => {
   const port = await freePort();
-  for (const flags of [['--fail-open', 'false', '--'], ['--no-fail-open', '--']]) {
+  for (const flags of [
+    ['--fail-open', 'false', '--'],
+    ['--no-fail-open', '--'],
+  ]) {
     const result = await runCli(['preload', '--port', String(port), ...flags, 'echo', 'should-not-run'], shared.home.env);
     t.is(result.code, 126, `${flags.join(' ')}: ${result.stderr}`);
     t.is(result.stdout, '');
@@ -232,10 +253,14 @@ test.serial('fail-open (default) with no server at an explicit port: one warning
 });
 
 test.serial('signals sent to rampart preload reach the command (SIGTERM → the trap runs)', async (t) => {
-  const child = spawn(process.execPath, [cliPath, 'preload', '--port', String(shared.server.port), '--', 'sh', '-c', 'trap "kill $pid; exit 42" TERM; echo ready; sleep 30 & pid=$!; wait $pid'], {
-    env: { ...process.env, ...shared.home.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'preload', '--port', String(shared.server.port), '--', 'sh', '-c', 'trap "kill $pid; exit 42" TERM; echo ready; sleep 30 & pid=$!; wait $pid'],
+    {
+      env: { ...process.env, ...shared.home.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
@@ -272,10 +297,7 @@ test.serial('a statically linked target gets a warning naming rampart wrap; refu
   const warned = await preload(['--', binary]);
   t.is(warned.stdout, 'static hello\n');
   t.is(warned.code, 5);
-  t.is(
-    warned.stderr,
-    `rampart: warning: ${binary} is statically linked; LD_PRELOAD cannot protect it — use: rampart wrap -- ${binary}\n`,
-  );
+  t.is(warned.stderr, `rampart: warning: ${binary} is statically linked; LD_PRELOAD cannot protect it — use: rampart wrap -- ${binary}\n`);
   const refused = await preload(['--fail-open=false', '--', binary]);
   t.is(refused.code, 126);
   t.is(refused.stdout, '');
@@ -374,7 +396,8 @@ test.serial('autostart: with nothing on 127.0.0.1:9090, a policy server is start
     const again = await runCli(['preload', '--', 'echo', 'second run'], autoHome.env);
     t.is(again.stderr, '', 'the second run finds the server already running');
     t.is(again.stdout, 'second run\n');
-  }));
+  }),
+);
 
 test.serial('autostart that fails (a policy file with an error) stops the run with the file and line, never runs unchecked', async (t) =>
   withDefaultPortLock(async () => {
@@ -396,7 +419,8 @@ test.serial('autostart that fails (a policy file with an error) stops the run wi
     t.regex(result.stderr, /--no-serve/);
     const status = await runCli(['serve', 'status'], home.env);
     t.is(status.code, 1, 'no server left behind');
-  }));
+  }),
+);
 
 function portBusy(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -425,7 +449,11 @@ test.serial('hostile replies to the top-level check never allow in enforce mode'
   const replies: [string, (res: import('node:http').ServerResponse) => void, RegExp][] = [
     ['allowed is not a boolean', (res) => res.end('{"allowed":"yes"}'), /unexpected reply from the policy server \(HTTP 200\)/],
     ['not JSON', (res) => res.end('<html>'), /unexpected reply/],
-    ['401', (res) => ((res.statusCode = 401), res.end('{"error":"invalid authorization token"}')), /refused the token \(HTTP 401: invalid authorization token\)/],
+    [
+      '401',
+      (res) => ((res.statusCode = 401), res.end('{"error":"invalid authorization token"}')),
+      /refused the token \(HTTP 401: invalid authorization token\)/,
+    ],
     ['oversized', (res) => res.end(`{"allowed":true,"pad":"${'x'.repeat(200_000)}"}`), /larger than/],
     // JSON.parse keeps the last one; the library refuses the answer, so the CLI must too.
     ['allowed duplicated', (res) => res.end('{"allowed":false,"allowed":true}'), /"allowed" appears more than once/],

@@ -6,12 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import {
-  buildFakeLibrary,
-  optionalSymbols,
-  requiredSymbols,
-  runProgram,
-} from '../../src/native/__tests__/fake-library.ts';
+import { buildFakeLibrary, optionalSymbols, requiredSymbols, runProgram } from '../../src/native/__tests__/fake-library.ts';
 import { cliPath, libraryPath, repoRoot, tempDir } from '../helpers.ts';
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -62,11 +57,14 @@ function runCli(args: string[], env: NodeJS.ProcessEnv) {
   return runProgram(process.execPath, [cliPath, ...args], { ...process.env, ...env });
 }
 
-
 test('installed package, nothing installed: lib path says not found, lists where it looked, exit 1', async (t) => {
   const home = freshDir('home-');
   const pkg = installedPackage({ addon: true });
-  for (const command of [['lib', 'path'], ['lib', 'verify'], ['lib', 'install']]) {
+  for (const command of [
+    ['lib', 'path'],
+    ['lib', 'verify'],
+    ['lib', 'install'],
+  ]) {
     const result = await runInstalled(pkg, command, home);
     t.is(result.code, 1, command.join(' '));
     t.is(result.stdout, '');
@@ -129,7 +127,10 @@ test('lib path shows a broken installed library with a warning; lib install neve
   const where = await runInstalled(pkg, ['lib', 'path'], home);
   t.is(where.code, 0);
   t.is(where.stdout, `${installed}\n`);
-  t.is(where.stderr, `warning: ${installed} is not usable (see rampart lib verify): It does not export execve (every required symbol in crates/preload/exports.txt must be defined).\n`);
+  t.is(
+    where.stderr,
+    `warning: ${installed} is not usable (see rampart lib verify): It does not export execve (every required symbol in crates/preload/exports.txt must be defined).\n`,
+  );
 
   const verify = await runInstalled(pkg, ['lib', 'verify'], home);
   t.is(verify.code, 1);
@@ -223,7 +224,11 @@ test('bad input: unknown flags are usage errors; --from a missing file says so',
 test('without the native addon: a clear message on how to get it, no stack trace', async (t) => {
   const home = freshDir('home-');
   const pkg = installedPackage({ addon: false });
-  for (const command of [['lib', 'path'], ['lib', 'verify'], ['lib', 'install']]) {
+  for (const command of [
+    ['lib', 'path'],
+    ['lib', 'verify'],
+    ['lib', 'install'],
+  ]) {
     const result = await runInstalled(pkg, command, home);
     t.is(result.code, 1, command.join(' '));
     t.true(result.stderr.startsWith('rampart: the platform package @rampart/core-linux-x64-gnu is not installed'), result.stderr);

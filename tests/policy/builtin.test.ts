@@ -44,7 +44,10 @@ test('standard.tests.yaml passes in full against standard.yaml', (t) => {
   const result = runSuite(suite);
   const failures = result.tests
     .filter((r) => !r.passed)
-    .map((r) => `${r.name}: ${r.command ?? ''} -> expected ${r.expected}${r.expectMessage ? ` "${r.expectMessage}"` : ''}, got ${r.actual} "${r.message}"${r.error ? ` (${r.error})` : ''}`);
+    .map(
+      (r) =>
+        `${r.name}: ${r.command ?? ''} -> expected ${r.expected}${r.expectMessage ? ` "${r.expectMessage}"` : ''}, got ${r.actual} "${r.message}"${r.error ? ` (${r.error})` : ''}`,
+    );
   t.is(failures.length, 0, failures.join('\n'));
   t.is(result.errors, 0);
   t.is(result.passed, suite.tests.length);
@@ -59,7 +62,9 @@ for (const os of ['linux', 'darwin']) {
     t.true(score.total > 80, `only ${score.total} cases kept for ${os}`);
     const byExpected = (expected: string) => score.cases.filter((c) => c.expected === expected);
 
-    const notDenied = byExpected('deny').filter((c) => c.actual !== 'deny').map((c) => c.id);
+    const notDenied = byExpected('deny')
+      .filter((c) => c.actual !== 'deny')
+      .map((c) => c.id);
     t.deepEqual(notDenied, [], describe(score, notDenied));
 
     // An ask case may be answered more strictly (deny), never more loosely.
@@ -71,7 +76,9 @@ for (const os of ['linux', 'darwin']) {
     if (stricter.length > 0) t.log(`denied where the corpus asks:\n${describe(score, stricter)}`);
 
     // Allow cases are the corpus's false-positive probes.
-    const blocked = byExpected('allow').filter((c) => c.actual !== 'allow' && c.actual !== 'watch').map((c) => c.id);
+    const blocked = byExpected('allow')
+      .filter((c) => c.actual !== 'allow' && c.actual !== 'watch')
+      .map((c) => c.id);
     t.deepEqual(blocked, [], describe(score, blocked));
   });
 
@@ -79,7 +86,9 @@ for (const os of ['linux', 'darwin']) {
     const ours = scoreCorpus(builtin, corpus(), { os });
     const theirs = scoreCorpus(loadPolicyFile(referenceFile('standard.yaml')), corpus(), { os });
     t.is(ours.total, theirs.total);
-    t.log(`${os}: built-in ${ours.coverage.toFixed(1)}% (${ours.covered}/${ours.total}), reference ${theirs.coverage.toFixed(1)}% (${theirs.covered}/${theirs.total})`);
+    t.log(
+      `${os}: built-in ${ours.coverage.toFixed(1)}% (${ours.covered}/${ours.total}), reference ${theirs.coverage.toFixed(1)}% (${theirs.covered}/${theirs.total})`,
+    );
     t.true(ours.weightedCovered >= theirs.weightedCovered, `built-in ${ours.coverage.toFixed(1)}% < reference ${theirs.coverage.toFixed(1)}%`);
   });
 }
@@ -166,7 +175,10 @@ test('blocked messages are short single lines fit for `rampart: blocked — <mes
 test('rampart serve without --config uses this file (and ~/.rampart/policies can replace a policy by name)', (t) => {
   const home = tempDir();
   const served = loadServePolicies({ home });
-  t.true(served.sources.some((s) => s.includes('standard')), served.sources.join(', '));
+  t.true(
+    served.sources.some((s) => s.includes('standard')),
+    served.sources.join(', '),
+  );
   const ask = (set: typeof served, command: string) => evaluate(set, { agent: 'preload', session: 's', tool: 'exec', params: { command } });
   t.is(ask(served, 'rm -rf /important').message, 'Destructive command blocked');
   t.is(ask(served, 'git status').action, 'allow');

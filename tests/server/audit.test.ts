@@ -20,7 +20,11 @@ const entry = (command: string, action = 'allow'): AuditEntry => ({
   decision: { action, matchedPolicies: [], evaluationTimeUs: 3, message: '' },
 });
 
-const filesOf = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+const filesOf = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort();
 
 test('the chain continues across a server restart and verifies', async (t) => {
   const first = await startTestServer(t);
@@ -160,8 +164,7 @@ test('after a torn last line the writer starts a fresh line; verify still points
 });
 
 /** Go's encoding/json escaping, written independently of src/audit. */
-const goEscaped = (value: unknown) =>
-  JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const goEscaped = (value: unknown) => JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 test('record bytes: the spec field order, Go escaping, sorted request keys, optional fields only when set, and the chain hash', (t) => {
   const dir = tempDir('rampart-audit-');
@@ -189,7 +192,12 @@ test('record bytes: the spec field order, Go escaping, sorted request keys, opti
 
   const seal = (prevHash: string, event: Record<string, unknown>) => {
     const withEmpty = goEscaped({ ...event, prev_hash: prevHash, hash: '' });
-    const hash = 'sha256:' + crypto.createHash('sha256').update(prevHash + withEmpty).digest('hex');
+    const hash =
+      'sha256:' +
+      crypto
+        .createHash('sha256')
+        .update(prevHash + withEmpty)
+        .digest('hex');
     return { line: goEscaped({ ...event, prev_hash: prevHash, hash }), hash };
   };
   const first = seal('', {
@@ -226,23 +234,39 @@ test('record bytes: the spec field order, Go escaping, sorted request keys, opti
 });
 
 test('redaction: sensitive keys and credential shapes inside strings', (t) => {
-  t.deepEqual(redactValue({ token: 'a', GitHub_Token: 'b', 'x-api-key': 'c', password: 'd', cookie: 'e', authorization: 'f', command_b64: 'g', max_tokens: 5, path: '/tmp' }), {
-    GitHub_Token: '[REDACTED]',
-    authorization: '[REDACTED]',
-    command_b64: '[REDACTED]',
-    cookie: '[REDACTED]',
-    max_tokens: 5,
-    password: '[REDACTED]',
-    path: '/tmp',
-    token: '[REDACTED]',
-    'x-api-key': '[REDACTED]',
-  });
+  t.deepEqual(
+    redactValue({
+      token: 'a',
+      GitHub_Token: 'b',
+      'x-api-key': 'c',
+      password: 'd',
+      cookie: 'e',
+      authorization: 'f',
+      command_b64: 'g',
+      max_tokens: 5,
+      path: '/tmp',
+    }),
+    {
+      GitHub_Token: '[REDACTED]',
+      authorization: '[REDACTED]',
+      command_b64: '[REDACTED]',
+      cookie: '[REDACTED]',
+      max_tokens: 5,
+      password: '[REDACTED]',
+      path: '/tmp',
+      token: '[REDACTED]',
+      'x-api-key': '[REDACTED]',
+    },
+  );
   t.is(scrubString('curl -H "Authorization: Bearer abc.def-123456"'), 'curl -H "Authorization: Bearer [REDACTED]"');
   t.is(scrubString('mysql -uroot -pS3cret db'), 'mysql -uroot -p[REDACTED] db');
   t.is(scrubString('mkdir -p build && cp -pr a b'), 'mkdir -p build && cp -pr a b');
   t.is(scrubString('app --password=hunter2 --user x'), 'app --password=[REDACTED] --user x');
   t.is(scrubString('curl "https://x/api?token=abc123&x=1"'), 'curl "https://x/api?token=[REDACTED]&x=1"');
-  t.is(scrubString('echo ghp_0123456789abcdefghijklmn xoxb-1234-abcdefgh sk-abcdefghijklmnopqrstu AKIAABCDEFGHIJKLMNOP'), 'echo [REDACTED] [REDACTED] [REDACTED] [REDACTED]');
+  t.is(
+    scrubString('echo ghp_0123456789abcdefghijklmn xoxb-1234-abcdefgh sk-abcdefghijklmnopqrstu AKIAABCDEFGHIJKLMNOP'),
+    'echo [REDACTED] [REDACTED] [REDACTED] [REDACTED]',
+  );
   t.is(scrubString('ls -la /home'), 'ls -la /home');
   // Every credential shape, in other spellings (each scrubber must still be reached).
   t.is(scrubString('curl -H "authorization: basic dXNlcjpwYXNz" x'), 'curl -H "authorization: basic [REDACTED]" x');
@@ -250,7 +274,10 @@ test('redaction: sensitive keys and credential shapes inside strings', (t) => {
   t.is(scrubString('x BEARER abcdefgh12'), 'x BEARER [REDACTED]');
   t.is(scrubString('tool --passwd "two words" --pass x'), 'tool --passwd [REDACTED] --pass [REDACTED]');
   t.is(scrubString('MariaDB-Dump -u root -pTopSecret db'), 'MariaDB-Dump -u root -p[REDACTED] db');
-  t.is(scrubString('env MY_API-KEY=1 OPENAI_API_KEY=sk x ApiKey=abc DB_PASSWD=p SECRET_X=y'), 'env MY_API-KEY=[REDACTED] OPENAI_API_KEY=[REDACTED] x ApiKey=[REDACTED] DB_PASSWD=[REDACTED] SECRET_X=[REDACTED]');
+  t.is(
+    scrubString('env MY_API-KEY=1 OPENAI_API_KEY=sk x ApiKey=abc DB_PASSWD=p SECRET_X=y'),
+    'env MY_API-KEY=[REDACTED] OPENAI_API_KEY=[REDACTED] x ApiKey=[REDACTED] DB_PASSWD=[REDACTED] SECRET_X=[REDACTED]',
+  );
   t.is(scrubString('gho_abcdefghijklmnop1234 ghs_abcdefghijklmnop1234 ghr_abcdefghijklmnop1234'), '[REDACTED] [REDACTED] [REDACTED]');
   t.is(scrubString('xoxp-12345678-abc sk-proj_abcdefghijklmnop'), '[REDACTED] [REDACTED]');
   t.is(scrubString('id=AKIA1234567890ABCDEF.'), 'id=[REDACTED].');
@@ -260,9 +287,16 @@ test('redaction: sensitive keys and credential shapes inside strings', (t) => {
   t.is(scrubString('mysql -h db -P3306 -phunter2 app; mkdir -p x'), 'mysql -h db -P3306 -p[REDACTED] app; mkdir -p x');
   // user:password in curl -u / --user and in URLs; sensitive -H / --header values.
   t.is(scrubString(`curl -u admin:hunter2 x; curl --user 'bob:pa ss' y`), `curl -u admin:[REDACTED] x; curl --user 'bob:[REDACTED]' y`);
-  t.is(scrubString('git clone https://bob:hunter2@example.com/r.git; psql postgres://app:s3cr3t@db:5432/x'), 'git clone https://bob:[REDACTED]@example.com/r.git; psql postgres://app:[REDACTED]@db:5432/x');
-  t.is(scrubString(`curl -H "X-Api-Key: abc123" --header 'PRIVATE-TOKEN: glpat-abc' -H "Cookie: s=1; id=2" x`), `curl -H "X-Api-Key: [REDACTED]" --header 'PRIVATE-TOKEN: [REDACTED]' -H "Cookie: [REDACTED]" x`);
-  for (const plain of ['sort -u f; ps -u root; ssh user@host; curl http://localhost:8080/a@b', 'curl -H "Content-Type: application/json" x']) t.is(scrubString(plain), plain);
+  t.is(
+    scrubString('git clone https://bob:hunter2@example.com/r.git; psql postgres://app:s3cr3t@db:5432/x'),
+    'git clone https://bob:[REDACTED]@example.com/r.git; psql postgres://app:[REDACTED]@db:5432/x',
+  );
+  t.is(
+    scrubString(`curl -H "X-Api-Key: abc123" --header 'PRIVATE-TOKEN: glpat-abc' -H "Cookie: s=1; id=2" x`),
+    `curl -H "X-Api-Key: [REDACTED]" --header 'PRIVATE-TOKEN: [REDACTED]' -H "Cookie: [REDACTED]" x`,
+  );
+  for (const plain of ['sort -u f; ps -u root; ssh user@host; curl http://localhost:8080/a@b', 'curl -H "Content-Type: application/json" x'])
+    t.is(scrubString(plain), plain);
   // Sensitive keys are decided the same the second time (the verdicts are cached).
   for (let i = 0; i < 2; i++) t.deepEqual(redactValue({ Session_Token: 'x', tokens_used: 3 }), { Session_Token: '[REDACTED]', tokens_used: 3 });
 });

@@ -97,7 +97,12 @@ test('serve: a policy file that does not load is reported with file:line, exit 1
 
 test('serve: bad flags are usage errors', async (t) => {
   const { env } = setup();
-  for (const args of [['--port', '70000'], ['--port', 'abc'], ['--mode', 'loud'], ['--addr', 'localhost']]) {
+  for (const args of [
+    ['--port', '70000'],
+    ['--port', 'abc'],
+    ['--mode', 'loud'],
+    ['--addr', 'localhost'],
+  ]) {
     const result = await runCli(['serve', ...args], env, { timeoutMs: 30_000 });
     t.is(result.code, 1, args.join(' '));
     t.notRegex(result.stdout + result.stderr, /\n\s+at /);
@@ -205,7 +210,13 @@ test('SIGKILL under load: every answered decision is in the audit log and the ch
   t.is(verify.code, 0, verify.stdout + verify.stderr);
   t.regex(verify.stdout, /audit chain OK: \d+ records in 1 file/);
   const logged = new Set(
-    fs.readdirSync(auditDir).flatMap((f) => fs.readFileSync(path.join(auditDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).id)),
+    fs.readdirSync(auditDir).flatMap((f) =>
+      fs
+        .readFileSync(path.join(auditDir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).id),
+    ),
   );
   const missing = answered.filter((id) => !logged.has(id));
   t.deepEqual(missing, []);
@@ -240,8 +251,14 @@ test('audit verify names a tampered line; audit tail shows recent decisions read
   t.regex(lines[1]!, /WATCH .*Bearer \[REDACTED\]/);
   t.notRegex(tail.stdout, /supersecrettoken/);
   t.regex(lines[2]!, /ASK .*sudo reboot/);
-  const json = (await runCli(['audit', 'tail', '-n', '2', '--json'], env)).stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(json.map((r) => r.decision.action), ['watch', 'ask']);
+  const json = (await runCli(['audit', 'tail', '-n', '2', '--json'], env)).stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    json.map((r) => r.decision.action),
+    ['watch', 'ask'],
+  );
 
   t.is((await runCli(['audit', 'verify'], env)).code, 0);
   const auditDir = path.join(rampart, 'audit');

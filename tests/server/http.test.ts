@@ -257,7 +257,8 @@ test('a policy change is picked up; a broken file keeps the old policies and log
   t.is((await call('/v1/preflight/exec', exec('git push --force'))).json.decision, 'allow');
   fs.writeFileSync(
     policyFile,
-    BASE_POLICY + `  - name: no-force-push\n    match:\n      tool: exec\n    rules:\n      - action: deny\n        when:\n          command_matches: ["git push --force*"]\n        message: No force pushes\n`,
+    BASE_POLICY +
+      `  - name: no-force-push\n    match:\n      tool: exec\n    rules:\n      - action: deny\n        when:\n          command_matches: ["git push --force*"]\n        message: No force pushes\n`,
   );
   t.true(await eventually(async () => (await call('/v1/preflight/exec', exec('git push --force'))).json.decision === 'deny'));
   t.true(logs.some((line) => /policies reloaded.*4 policies/.test(line)));
@@ -340,8 +341,12 @@ test('every answered decision is in a chain that verifies, with credentials reda
     'aws s3 ls # AKIAABCDEFGHIJKLMNOP',
   ];
   for (const command of secrets) await call('/v1/preflight/exec', exec(command, { params: { command, api_key: 'k-123', nested: { password: 'p' } } }));
-  const text = fs.readdirSync(auditDir).map((f) => fs.readFileSync(path.join(auditDir, f), 'utf8')).join('');
-  for (const leaked of ['abcdefghijklmnop', 'hunter22', 's3cret!', 'ghp_abcdef', 'AKIAABCDEFGHIJKLMNOP', 'k-123', '"p"']) t.false(text.includes(leaked), leaked);
+  const text = fs
+    .readdirSync(auditDir)
+    .map((f) => fs.readFileSync(path.join(auditDir, f), 'utf8'))
+    .join('');
+  for (const leaked of ['abcdefghijklmnop', 'hunter22', 's3cret!', 'ghp_abcdef', 'AKIAABCDEFGHIJKLMNOP', 'k-123', '"p"'])
+    t.false(text.includes(leaked), leaked);
   t.true(text.includes('[REDACTED]'));
   const result = verifyAuditDir(auditDir);
   t.true(result.ok, JSON.stringify(result.error));

@@ -139,10 +139,7 @@ test('installed offline from the tarballs, npx rampart preload protects a Node a
     const lib = await npx(p, ['lib', 'install']);
     t.is(lib.code, 0, lib.stdout + lib.stderr);
     const installedLib = path.join(p.home, '.rampart', 'lib', 'librampart.so');
-    t.deepEqual(
-      fs.readFileSync(installedLib),
-      fs.readFileSync(path.join(p.dir, 'node_modules', '@rampart', 'core-linux-x64-gnu', 'librampart.so')),
-    );
+    t.deepEqual(fs.readFileSync(installedLib), fs.readFileSync(path.join(p.dir, 'node_modules', '@rampart', 'core-linux-x64-gnu', 'librampart.so')));
   }));
 
 test('without the platform package, rampart says which package is missing and how to build from source', async (t) => {

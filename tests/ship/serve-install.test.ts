@@ -15,8 +15,7 @@ function fakeSystemctl(works: boolean): { bin: string; log: string } {
   const log = path.join(bin, 'calls.log');
   fs.writeFileSync(
     path.join(bin, 'systemctl'),
-    `#!/bin/sh\necho "$*" >> '${log}'\n` +
-      (works ? 'exit 0\n' : 'echo "Failed to connect to bus: No medium found" >&2\nexit 1\n'),
+    `#!/bin/sh\necho "$*" >> '${log}'\n` + (works ? 'exit 0\n' : 'echo "Failed to connect to bus: No medium found" >&2\nexit 1\n'),
     { mode: 0o755 },
   );
   return { bin, log };
@@ -43,17 +42,7 @@ test('serve install writes a systemd user unit running this node and this CLI, a
   });
   t.is(result.code, 0, result.stderr);
   const unit = fs.readFileSync(unitOf(home), 'utf8');
-  t.deepEqual(execStartWords(unit), [
-    process.execPath,
-    fs.realpathSync(cliPath),
-    'serve',
-    '--port',
-    '9191',
-    '--mode',
-    'monitor',
-    '--config',
-    policy,
-  ]);
+  t.deepEqual(execStartWords(unit), [process.execPath, fs.realpathSync(cliPath), 'serve', '--port', '9191', '--mode', 'monitor', '--config', policy]);
   t.regex(unit, /^WantedBy=default\.target$/m);
   t.notRegex(unit, /RAMPART_TOKEN|Bearer/, 'the token never goes into the unit file');
   t.true(result.stdout.includes(`wrote ${unitOf(home)}`), result.stdout);
@@ -155,20 +144,13 @@ test('launchdPlist: a LaunchAgent running rampart serve with escaped arguments a
   );
   t.regex(plist, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE plist /);
   t.regex(plist, /<key>Label<\/key>\n {2}<string>dev\.rampart\.serve<\/string>/);
-  const args = [...plist.split('<key>ProgramArguments</key>')[1]!.split('</array>')[0]!.matchAll(/<string>(.*)<\/string>/g)].map(
-    (m) => m[1],
-  );
-  t.deepEqual(args, [
-    '/opt/node &amp; co/bin/node',
-    '/x/&lt;cli&gt;.js',
-    'serve',
-    '--port',
-    '9090',
-    '--mode',
-    'enforce',
-    '--config',
-    '/p/&quot;q&quot;.yaml',
-  ]);
+  const args = [
+    ...plist
+      .split('<key>ProgramArguments</key>')[1]!
+      .split('</array>')[0]!
+      .matchAll(/<string>(.*)<\/string>/g),
+  ].map((m) => m[1]);
+  t.deepEqual(args, ['/opt/node &amp; co/bin/node', '/x/&lt;cli&gt;.js', 'serve', '--port', '9090', '--mode', 'enforce', '--config', '/p/&quot;q&quot;.yaml']);
   t.regex(plist, /<key>RunAtLoad<\/key>\n {2}<true\/>/);
   t.regex(plist, /<key>StandardErrorPath<\/key>\n {2}<string>\/Users\/u\/\.rampart\/serve\.log<\/string>/);
   // Well-formed: every opened element is closed.

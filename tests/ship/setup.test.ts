@@ -63,8 +63,7 @@ function world(withRealCodex = true): World {
 
 const setup = (w: World, args: string[]) => runCli(['setup', ...args], w.env);
 /** Runs `codex` the way a user types it: found on PATH. */
-const codex = (w: World, args: string[] = []) =>
-  run('codex', args, { env: { ...process.env, ...w.env }, cwd: w.marks, timeoutMs: 60_000 });
+const codex = (w: World, args: string[] = []) => run('codex', args, { env: { ...process.env, ...w.env }, cwd: w.marks, timeoutMs: 60_000 });
 
 test('the wrapper runs the real codex under preload: allowed things run, a denied command is blocked', async (t) => {
   const w = world();
@@ -175,5 +174,8 @@ test('setup says when ~/.local/bin is missing from PATH or comes after the real 
   t.regex(absent.stdout, /~\/\.local\/bin is not on your PATH, so `codex` does not reach the wrapper yet: add export PATH="\$HOME\/\.local\/bin:\$PATH"/);
   const late = await runCli(['setup', 'codex'], { ...w.env, PATH: [w.realDir, w.wrapperDir, '/usr/bin', '/bin'].join(':') });
   t.is(late.code, 0, late.stderr);
-  t.true(late.stdout.includes(`~/.local/bin comes after ${w.realDir} on your PATH, so \`codex\` still runs ${path.join(w.realDir, 'codex')} unprotected`), late.stdout);
+  t.true(
+    late.stdout.includes(`~/.local/bin comes after ${w.realDir} on your PATH, so \`codex\` still runs ${path.join(w.realDir, 'codex')} unprotected`),
+    late.stdout,
+  );
 });

@@ -75,7 +75,10 @@ test('bash and sh found on PATH are checked too, with their flags, and the audit
   const forbidden = path.join(dir, 'forbidden-marker');
   const result = await wrap(
     [
-      '--config', policy, '--', agent,
+      '--config',
+      policy,
+      '--',
+      agent,
       // the outer command must not show the marker: only the inner shell's command does
       `m=forbidden; bash -lc "touch '${dir}/$m-marker-bash'"; echo bash=$?`,
       `m=forbidden; sh -e -c "touch '${dir}/$m-marker-sh'"; echo sh=$?`,
@@ -100,7 +103,10 @@ test('bash and sh found on PATH are checked too, with their flags, and the audit
     .readdirSync(auditDir)
     .filter((f) => f.endsWith('.jsonl'))
     .flatMap((f) => fs.readFileSync(path.join(auditDir, f), 'utf8').trim().split('\n'));
-  t.true(lines.some((l) => l.includes('"agent":"wrap"') && l.includes('forbidden-marker-sh') && l.includes('"deny"')), lines.join('\n'));
+  t.true(
+    lines.some((l) => l.includes('"agent":"wrap"') && l.includes('forbidden-marker-sh') && l.includes('"deny"')),
+    lines.join('\n'),
+  );
 });
 
 test('the token is never on a command line, and the shim directory and token file are private', async (t) => {

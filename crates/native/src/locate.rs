@@ -1,4 +1,4 @@
-//! Where librampart.so is looked for, in order (product.md, "The CLI"):
+//! Where librampart.so is looked for, in order (docs/cli.md CLI-PRELOAD-5):
 //! `~/.rampart/lib`, `/usr/local/lib`, next to the `rampart` binary, the installed platform
 //! package, then a source checkout's freshly built `target/release`. The TypeScript side knows
 //! the directories only node can compute (argv, require.resolve); this module owns the order.

@@ -20,7 +20,7 @@ test('argv is quoted the way librampart.so quotes it (LIB-REQ-3: /bin/bash -c "l
 
 test('generated scripts single-quote values; a shell reads them back unchanged', (t) => {
   t.is(singleQuote(''), "''");
-  t.is(singleQuote("it's $x `y` \\ \"z\""), `'it'\\''s $x \`y\` \\ "z"'`);
+  t.is(singleQuote('it\'s $x `y` \\ "z"'), `'it'\\''s $x \`y\` \\ "z"'`);
   for (const value of ["it's", '$(id) `id` \\n', 'a\nb', "''"]) {
     const echoed = spawnSync('/bin/sh', ['-c', `printf %s ${singleQuote(value)}`], { encoding: 'utf8' });
     t.is(echoed.stdout, value);
@@ -78,9 +78,31 @@ test('topLevelKeys sees the duplicated keys JSON.parse collapses, and only top-l
 // (the library's, crates/settings, through the addon) give the same settings, notes included.
 const SPELLINGS: Record<string, string[]> = {
   RAMPART_URL: [
-    'http://127.0.0.1:9090', 'http://127.0.0.1:9090/', 'HTTP://[::1]:9090/rampart', 'http://localhost', 'http://127.0.0.1:9090/?x', 'http://127.0.0.1:9090#f',
-    'http://u:p@127.0.0.1:1', 'http://token@h', 'https://127.0.0.1:9443', 'ftp://h', 'unix:///run/r.sock', '127.0.0.1:9090', 'http://:9090', 'http://h:0',
-    'http://h:65535', 'http://h:65536', 'http://h:x', 'http://h:', 'http://[::1', 'http://[::1]x', 'http://h /x', 'http://h\u00a0', 'http://h\u200b', 'http://h\ufeff', 'http://h\t',
+    'http://127.0.0.1:9090',
+    'http://127.0.0.1:9090/',
+    'HTTP://[::1]:9090/rampart',
+    'http://localhost',
+    'http://127.0.0.1:9090/?x',
+    'http://127.0.0.1:9090#f',
+    'http://u:p@127.0.0.1:1',
+    'http://token@h',
+    'https://127.0.0.1:9443',
+    'ftp://h',
+    'unix:///run/r.sock',
+    '127.0.0.1:9090',
+    'http://:9090',
+    'http://h:0',
+    'http://h:65535',
+    'http://h:65536',
+    'http://h:x',
+    'http://h:',
+    'http://[::1',
+    'http://[::1]x',
+    'http://h /x',
+    'http://h\u00a0',
+    'http://h\u200b',
+    'http://h\ufeff',
+    'http://h\t',
   ],
   RAMPART_TOKEN: ['tok', ' spaced ', 'ünïcode'],
   RAMPART_MODE: ['enforce', 'Monitor', 'DISABLED', 'off', ' enforce', 'audit', 'ENFORCE'],
@@ -111,20 +133,21 @@ test('the CLI and librampart.so read every RAMPART_* value the same way (good an
     const entries = Object.entries(env).map(([name, value]) => `${name}=${value}`);
     const ours = librarySettings(env, 4242);
     const library = nativeLibrarySettings(entries, 4242);
-    if (JSON.stringify(ours) !== JSON.stringify(library)) differences.push(`${JSON.stringify(env)}\n  cli:     ${JSON.stringify(ours)}\n  library: ${JSON.stringify(library)}`);
+    if (JSON.stringify(ours) !== JSON.stringify(library))
+      differences.push(`${JSON.stringify(env)}\n  cli:     ${JSON.stringify(ours)}\n  library: ${JSON.stringify(library)}`);
   }
   t.true(envs.length > 350);
   t.deepEqual(differences.slice(0, 5), []);
 });
 
-test('the settings table is the library\'s: the same variables, order and defaults', (t) => {
+test("the settings table is the library's: the same variables, order and defaults", (t) => {
   t.deepEqual(
     LIBRARY_SETTINGS.map((row) => ({ name: row.variable, default: row.default })),
     librarySettingsTable(),
   );
 });
 
-test('a RAMPART_URL the library refuses is refused by the CLI with the library\'s reason', (t) => {
+test("a RAMPART_URL the library refuses is refused by the CLI with the library's reason", (t) => {
   for (const url of SPELLINGS.RAMPART_URL!) {
     const problem = nativeLibrarySettings([`RAMPART_URL=${url}`], 1).urlProblem;
     if (problem === null) t.is(serverAddress(undefined, { RAMPART_URL: url }).childUrl, url.replace(/\/+$/, ''));

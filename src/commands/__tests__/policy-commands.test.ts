@@ -62,7 +62,10 @@ test('rampart test "<cmd>" prints the decision and exits 1 on deny', async (t) =
 test('rampart test uses the built-in policy plus ~/.rampart/policies without --config', async (t) => {
   const dir = path.join(home, '.rampart', 'policies');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'team.yaml'), 'policies:\n  - name: team-no-deploy\n    priority: 1\n    rules: [{ action: deny, message: no deploys from agents, when: { command_matches: ["make deploy*"] } }]\n');
+  fs.writeFileSync(
+    path.join(dir, 'team.yaml'),
+    'policies:\n  - name: team-no-deploy\n    priority: 1\n    rules: [{ action: deny, message: no deploys from agents, when: { command_matches: ["make deploy*"] } }]\n',
+  );
   const result = await rampart(['test', 'make deploy prod']);
   t.is(result.code, 1, result.stderr);
   t.regex(result.stdout, /no deploys from agents/);
@@ -73,14 +76,20 @@ test('rampart test uses the built-in policy plus ~/.rampart/policies without --c
 test('rampart test <suite.yaml> runs a suite: counts, --run, --json, exit code', async (t) => {
   const dir = tempDir();
   const policy = path.join(dir, 'p.yaml');
-  fs.writeFileSync(policy, 'default_action: allow\npolicies:\n  - name: no-rm\n    rules: [{ action: deny, message: "no rm", when: { command_matches: ["rm *"] } }]\n');
+  fs.writeFileSync(
+    policy,
+    'default_action: allow\npolicies:\n  - name: no-rm\n    rules: [{ action: deny, message: "no rm", when: { command_matches: ["rm *"] } }]\n',
+  );
   const suite = path.join(dir, 'suite.yaml');
-  fs.writeFileSync(suite, `policy: p.yaml
+  fs.writeFileSync(
+    suite,
+    `policy: p.yaml
 tests:
   - { name: rm denied, tool: exec, params: { command: "rm x" }, expect: deny, expect_message: "no*" }
   - { name: ls allowed, tool: exec, params: { command: ls }, expect: allow }
   - { name: wrong on purpose, tool: exec, params: { command: "rm y" }, expect: allow }
-`);
+`,
+  );
   const all = await rampart(['test', suite]);
   t.is(all.code, 1);
   t.regex(all.stdout, /^FAIL {2}wrong on purpose: expected allow, got deny \(no rm\)$/m);

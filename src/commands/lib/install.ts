@@ -1,13 +1,7 @@
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import {
-  defaultLibraryDir,
-  installLibrary,
-  libraryFileName,
-  locateLibrary,
-  NativeUnavailableError,
-} from '../../native/index.ts';
+import { defaultLibraryDir, installLibrary, libraryFileName, locateLibrary, NativeUnavailableError } from '../../native/index.ts';
 import { describeNotFound } from '../../native/report.ts';
 
 export class LibInstallCommand extends BaseCommand {

@@ -24,16 +24,16 @@ export class LibPathCommand extends BaseCommand {
 
   protected override async perform(): Promise<number> {
     const { stdout, stderr } = this.context;
-      const { found, searched } = locateLibrary();
-      if (!found) {
-        stderr.write(describeNotFound(libraryFileName(), searched).join('\n') + '\n');
-        return 1;
-      }
-      stdout.write(`${found.path}\n`);
-      const report = verifyLibrary(found.path);
-      if (!report.ok) {
-        stderr.write(`warning: ${found.path} is not usable (see rampart lib verify): ${report.problems.join(' ')}\n`);
-      }
-      return 0;
+    const { found, searched } = locateLibrary();
+    if (!found) {
+      stderr.write(describeNotFound(libraryFileName(), searched).join('\n') + '\n');
+      return 1;
+    }
+    stdout.write(`${found.path}\n`);
+    const report = verifyLibrary(found.path);
+    if (!report.ok) {
+      stderr.write(`warning: ${found.path} is not usable (see rampart lib verify): ${report.problems.join(' ')}\n`);
+    }
+    return 0;
   }
 }

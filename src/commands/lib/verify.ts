@@ -29,18 +29,18 @@ export class LibVerifyCommand extends BaseCommand {
 
   protected override async perform(): Promise<number> {
     const { stdout, stderr } = this.context;
-      let target = this.library;
-      if (target === undefined) {
-        const { found, searched } = locateLibrary();
-        if (!found) {
-          if (this.json) stdout.write(JSON.stringify({ ok: false, found: false, searched }) + '\n');
-          stderr.write(describeNotFound(libraryFileName(), searched).join('\n') + '\n');
-          return 1;
-        }
-        target = found.path;
+    let target = this.library;
+    if (target === undefined) {
+      const { found, searched } = locateLibrary();
+      if (!found) {
+        if (this.json) stdout.write(JSON.stringify({ ok: false, found: false, searched }) + '\n');
+        stderr.write(describeNotFound(libraryFileName(), searched).join('\n') + '\n');
+        return 1;
       }
-      const report = verifyLibrary(target);
-      stdout.write(this.json ? JSON.stringify(report) + '\n' : describeLibraryReport(report).join('\n') + '\n');
-      return report.ok ? 0 : 1;
+      target = found.path;
+    }
+    const report = verifyLibrary(target);
+    stdout.write(this.json ? JSON.stringify(report) + '\n' : describeLibraryReport(report).join('\n') + '\n');
+    return report.ok ? 0 : 1;
   }
 }

@@ -75,11 +75,11 @@ export class ServeInstallCommand extends BaseCommand {
       stderr.write(`rampart: ${file} exists and was not written by rampart; left it alone (--force replaces it)\n`);
       return 1;
     }
-    const content =
-      kind === 'systemd' ? systemdUnit(invocation) : launchdPlist(invocation, path.join(rampartHome(), 'serve.log'));
+    const content = kind === 'systemd' ? systemdUnit(invocation) : launchdPlist(invocation, path.join(rampartHome(), 'serve.log'));
     writeServiceFile(file, content);
-    stdout.write(`wrote ${file}: rampart serve on 127.0.0.1:${invocation.port}, mode ${invocation.mode}` +
-      `${config ? `, policy ${config}` : ', built-in policy'}\n`);
+    stdout.write(
+      `wrote ${file}: rampart serve on 127.0.0.1:${invocation.port}, mode ${invocation.mode}` + `${config ? `, policy ${config}` : ', built-in policy'}\n`,
+    );
 
     const commands = managerCommands(kind, 'start', file);
     const howToStart = commands.map((argv) => `  ${argv.join(' ')}`).join('\n');
@@ -89,8 +89,7 @@ export class ServeInstallCommand extends BaseCommand {
     }
     const available = managerAvailable(kind);
     if (!available.ok) {
-      stdout.write(`not started: \`${available.display}\` does not work here (${available.reason});` +
-        ` once it does, start it with:\n${howToStart}\n`);
+      stdout.write(`not started: \`${available.display}\` does not work here (${available.reason});` + ` once it does, start it with:\n${howToStart}\n`);
       return 0;
     }
     for (const argv of commands) {
@@ -100,8 +99,7 @@ export class ServeInstallCommand extends BaseCommand {
         return 1;
       }
     }
-    stdout.write(`started: ${commands.map((argv) => argv.join(' ')).join(' && ')}\n` +
-      `check it: curl http://127.0.0.1:${invocation.port}/healthz\n`);
+    stdout.write(`started: ${commands.map((argv) => argv.join(' ')).join(' && ')}\n` + `check it: curl http://127.0.0.1:${invocation.port}/healthz\n`);
     return 0;
   }
 }

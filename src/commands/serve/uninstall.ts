@@ -1,14 +1,7 @@
 import fs from 'node:fs';
 import { Command } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import {
-  isOurServiceFile,
-  managerAvailable,
-  managerCommands,
-  runManager,
-  serviceFile,
-  serviceKind,
-} from '../../setup/service.ts';
+import { isOurServiceFile, managerAvailable, managerCommands, runManager, serviceFile, serviceKind } from '../../setup/service.ts';
 
 export class ServeUninstallCommand extends BaseCommand {
   static override paths = [['serve', 'uninstall']];

@@ -64,9 +64,7 @@ export interface FakeLibraryOptions {
 export async function buildFakeLibrary(dir: string, options: FakeLibraryOptions = {}): Promise<string> {
   const version = options.version === undefined ? '0.1.0' : options.version;
   const omit = new Set(options.omit ?? []);
-  const lines = exportsList
-    .filter((name) => name !== VERSION_SYMBOL && !omit.has(name))
-    .map((name) => `int ${name}(void) { return 0; }`);
+  const lines = exportsList.filter((name) => name !== VERSION_SYMBOL && !omit.has(name)).map((name) => `int ${name}(void) { return 0; }`);
   if (options.versionDeclaration) lines.push(options.versionDeclaration);
   else if (version !== null) lines.push(`const char ${VERSION_SYMBOL}[] = ${JSON.stringify(version)};`);
   const base = options.fileName ?? `fake-${Math.random().toString(36).slice(2)}.so`;

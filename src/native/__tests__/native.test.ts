@@ -23,15 +23,7 @@ import {
   resolveCommand,
   verifyLibrary,
 } from '../index.ts';
-import {
-  buildFakeLibrary,
-  buildStaticProgram,
-  exportsList,
-  optionalSymbols,
-  requiredSymbols,
-  VERSION_SYMBOL,
-  withForeignMachine,
-} from './fake-library.ts';
+import { buildFakeLibrary, buildStaticProgram, exportsList, optionalSymbols, requiredSymbols, VERSION_SYMBOL, withForeignMachine } from './fake-library.ts';
 
 const dir = tempDir('rampart-native-');
 const hooks = exportsList.filter((name) => name !== VERSION_SYMBOL);
@@ -129,9 +121,7 @@ test('verify: a text file, a missing file and a directory are reported, not thro
   const text = path.join(dir, 'not-elf.so');
   fs.writeFileSync(text, 'hello\n');
   t.deepEqual(verifyLibrary(text).problems, ['It is not an ELF file (it does not start with \\x7fELF).']);
-  t.deepEqual(verifyLibrary(path.join(dir, 'absent.so')).problems, [
-    'It cannot be read: No such file or directory.',
-  ]);
+  t.deepEqual(verifyLibrary(path.join(dir, 'absent.so')).problems, ['It cannot be read: No such file or directory.']);
   t.deepEqual(verifyLibrary(dir).problems, ['It is not a regular file.']);
 });
 
@@ -379,9 +369,7 @@ test('library settings: RAMPART_MODE in any case, an unknown mode is enforce wit
   t.deepEqual(monitor.notes, []);
   const unknown = librarySettings(['RAMPART_MODE=Off'], 1);
   t.is(unknown.mode, 'enforce');
-  t.deepEqual(unknown.notes, [
-    'RAMPART_MODE "off" is not enforce, monitor or disabled; using enforce',
-  ]);
+  t.deepEqual(unknown.notes, ['RAMPART_MODE "off" is not enforce, monitor or disabled; using enforce']);
 });
 
 test('library settings: RAMPART_FAIL_OPEN=yes is open, an unknown flag fails closed with a note', (t) => {
@@ -404,14 +392,7 @@ test('library settings: a URL with a query is unusable', (t) => {
 
 test('library settings: values are read as given, the first entry of a name wins', (t) => {
   const settings = librarySettings(
-    [
-      'RAMPART_URL=http://[::1]:7777/base/',
-      'RAMPART_TOKEN=tok',
-      'RAMPART_AGENT=codex',
-      'RAMPART_AGENT=second',
-      'RAMPART_SESSION=run-1',
-      'RAMPART_DEBUG=true',
-    ],
+    ['RAMPART_URL=http://[::1]:7777/base/', 'RAMPART_TOKEN=tok', 'RAMPART_AGENT=codex', 'RAMPART_AGENT=second', 'RAMPART_SESSION=run-1', 'RAMPART_DEBUG=true'],
     1,
   );
   t.is(settings.endpoint, 'http://[::1]:7777/base/v1/preflight/exec');
@@ -419,10 +400,7 @@ test('library settings: values are read as given, the first entry of a name wins
   t.is(settings.agent, 'codex');
   t.is(settings.session, 'run-1');
   t.true(settings.debug);
-  t.is(
-    librarySettings(['RAMPART_URL=http://u:p@127.0.0.1:9090'], 1).urlProblem,
-    'RAMPART_URL must not contain user:password@ (use RAMPART_TOKEN)',
-  );
+  t.is(librarySettings(['RAMPART_URL=http://u:p@127.0.0.1:9090'], 1).urlProblem, 'RAMPART_URL must not contain user:password@ (use RAMPART_TOKEN)');
 });
 
 test('library settings: the pid must be a 32-bit unsigned integer', (t) => {

@@ -16,10 +16,13 @@ referenceTest('POL-SUITE-1..2 rampart-tests.yaml against standard.yaml (policy o
   // standard.yaml only has a watch rule for .env reads (watch-env-access) and no deny for them,
   // so the documented semantics give watch; we follow the policy (docs/compat.md).
   const envReads = result.tests.filter((r) => !r.passed);
-  t.deepEqual(envReads.map((r) => [r.name, r.actual]), [
-    ['deny read env file (absolute path)', 'watch'],
-    ['deny read env file (bare)', 'watch'],
-  ]);
+  t.deepEqual(
+    envReads.map((r) => [r.name, r.actual]),
+    [
+      ['deny read env file (absolute path)', 'watch'],
+      ['deny read env file (bare)', 'watch'],
+    ],
+  );
   t.is(result.passed, 20);
   t.true(result.tests.filter((r) => r.tool === 'exec').every((r) => r.passed));
 });
@@ -27,7 +30,10 @@ referenceTest('POL-SUITE-1..2 rampart-tests.yaml against standard.yaml (policy o
 referenceTest('POL-SUITE-1..2 suite --run filters by name glob', (t) => {
   const suite = loadSuite(referenceFile('rampart-tests.yaml'));
   const result = runSuite(suite, { config: standardFile(), run: 'deny rm*' });
-  t.deepEqual(result.tests.map((r) => r.name), ['deny rm -rf /', 'deny rm -rf home']);
+  t.deepEqual(
+    result.tests.map((r) => r.name),
+    ['deny rm -rf /', 'deny rm -rf home'],
+  );
   t.is(result.passed, 2);
 });
 
@@ -97,13 +103,20 @@ referenceTest('POL-SUITE-1..2 bench corpus: our score with standard.yaml reaches
   const score = scoreCorpus(standard(), corpus(), { os: 'linux' });
   t.is(score.total, 94);
   const weight = (ids: Iterable<string>) => [...ids].reduce((n, id) => n + score.cases.find((c) => c.id === id)!.weight, 0);
-  for (const id of Object.keys(REFERENCE_MISSES)) t.truthy(score.cases.find((c) => c.id === id), `${id} is a Linux-run case`);
+  for (const id of Object.keys(REFERENCE_MISSES))
+    t.truthy(
+      score.cases.find((c) => c.id === id),
+      `${id} is a Linux-run case`,
+    );
   const referenceCovered = score.weightedTotal - weight(Object.keys(REFERENCE_MISSES));
   t.log(`reference ${((100 * referenceCovered) / score.weightedTotal).toFixed(1)}%, ours ${score.coverage.toFixed(1)}%`);
   t.true(score.weightedCovered >= referenceCovered);
   // Stronger than the score: every case the reference covers, we cover.
   const regressions = score.cases.filter((c) => !c.covered && REFERENCE_MISSES[c.id] === undefined);
-  t.deepEqual(regressions.map((c) => `${c.id}: expected ${c.expected}, got ${c.actual}`), []);
+  t.deepEqual(
+    regressions.map((c) => `${c.id}: expected ${c.expected}, got ${c.actual}`),
+    [],
+  );
 });
 
 referenceTest('POL-SUITE-1..2 strict scoring does not count ask for an expected deny', (t) => {

@@ -23,7 +23,8 @@ function policyFile(yaml: string): string {
   fs.writeFileSync(file, yaml);
   return file;
 }
-const ruleWith = (when: string, action = 'deny') => `default_action: allow\npolicies:\n  - name: p\n    rules:\n      - action: ${action}\n        message: fired\n        when: ${when}\n`;
+const ruleWith = (when: string, action = 'deny') =>
+  `default_action: allow\npolicies:\n  - name: p\n    rules:\n      - action: ${action}\n        message: fired\n        when: ${when}\n`;
 const exec = (command: string, params: Record<string, unknown> = {}, extra: Partial<ToolCall> = {}): ToolCall => ({
   agent: '',
   session: '',
@@ -58,9 +59,22 @@ test('the loader accepts exactly the registry keys and `default` in when:, each 
 test('the registry covers the POL-WHEN-1..6 field table, in the reference evaluation order', (t) => {
   // POL-WHEN-1..6, field column (response_* are post-call only; default is not a kind).
   const documented = [
-    'command_matches', 'command_not_matches', 'command_contains', 'command_env_assignments', 'path_matches', 'path_not_matches',
-    'url_matches', 'domain_matches', 'session_matches', 'session_not_matches', 'agent_depth', 'tool_param_matches', 'call_count',
-    'response_matches', 'response_not_matches', 'default',
+    'command_matches',
+    'command_not_matches',
+    'command_contains',
+    'command_env_assignments',
+    'path_matches',
+    'path_not_matches',
+    'url_matches',
+    'domain_matches',
+    'session_matches',
+    'session_not_matches',
+    'agent_depth',
+    'tool_param_matches',
+    'call_count',
+    'response_matches',
+    'response_not_matches',
+    'default',
   ];
   t.deepEqual([...whenKeys()].sort(), [...documented].sort());
   // "Evaluation order of groups: command, env-assignments, path, url, domain, agent_depth, tool_param, call_count, session."
@@ -68,9 +82,18 @@ test('the registry covers the POL-WHEN-1..6 field table, in the reference evalua
     CONDITION_KINDS.filter((k) => k.match !== undefined).map((k) => k.name),
     ['command', 'command_env_assignments', 'path', 'url', 'domain', 'agent_depth', 'tool_param', 'call_count', 'session'],
   );
-  t.deepEqual(CONDITION_KINDS.filter((k) => k.match === undefined).map((k) => k.name), ['response']);
-  t.deepEqual(CONDITION_KINDS.filter((k) => k.uncacheable).map((k) => k.name), ['agent_depth', 'tool_param', 'call_count']);
-  t.deepEqual(CONDITION_KINDS.filter((k) => k.gate).map((k) => k.name), ['command', 'command_env_assignments']);
+  t.deepEqual(
+    CONDITION_KINDS.filter((k) => k.match === undefined).map((k) => k.name),
+    ['response'],
+  );
+  t.deepEqual(
+    CONDITION_KINDS.filter((k) => k.uncacheable).map((k) => k.name),
+    ['agent_depth', 'tool_param', 'call_count'],
+  );
+  t.deepEqual(
+    CONDITION_KINDS.filter((k) => k.gate).map((k) => k.name),
+    ['command', 'command_env_assignments'],
+  );
 });
 
 // --- A kind that exists only in this test -------------------------------------------------
@@ -104,13 +127,24 @@ function compileWhen(yaml: string, kinds: readonly ConditionKind<unknown>[]): Co
 /** A policy set of one exec policy with these rules (default action: allow). */
 function setOf(rules: Array<{ action: Action; when: Condition | undefined }>): PolicySet {
   const built: Rule[] = rules.map((r, i) => ({ action: r.action, when: r.when, message: `rule ${i}`, once: false, key: `toy#${i}` }));
-  const policy = { name: 'toy', description: '', priority: 100, enabled: true, match: { agent: compileGlob('*'), session: compileGlob('*'), tools: [compileGlob('exec')] }, rules: built, source: 'toy.yaml' };
+  const policy = {
+    name: 'toy',
+    description: '',
+    priority: 100,
+    enabled: true,
+    match: { agent: compileGlob('*'), session: compileGlob('*'), tools: [compileGlob('exec')] },
+    rules: built,
+    source: 'toy.yaml',
+  };
   return { defaultAction: 'allow', policyCount: 1, ruleCount: built.length, sources: ['toy.yaml'], policies: [policy], tests: [] };
 }
 
 test('a toy kind registered in a test is accepted, validated with file:line, and matched', (t) => {
   const kinds = [...CONDITION_KINDS, WORKDIR];
-  t.deepEqual(acceptedWhenKeys(() => compileWhen('{ nope: 1 }', kinds)), whenKeys(kinds));
+  t.deepEqual(
+    acceptedWhenKeys(() => compileWhen('{ nope: 1 }', kinds)),
+    whenKeys(kinds),
+  );
   t.true(whenKeys(kinds).includes('workdir_matches'));
   const err = t.throws(() => compileWhen('session_matches: ["*"]\nworkdir_matches: "/repo"\n', kinds), { instanceOf: PolicyLoadError });
   t.is(err?.line, 2);
@@ -151,7 +185,9 @@ test('a veto-only toy kind never matches alone, vetoes others, and its uncacheab
   t.is(evaluate(vetoed, exec('rm x', { ticket: 'OPS-7' })).action, 'allow');
   t.is(evaluate(vetoed, exec('rm x', { ticket: 'DEV-1' })).action, 'deny');
   // The flag is what does it: a kind that wrongly claims to be cacheable gets the cached answer.
-  const lying = setOf([{ action: 'deny', when: compileWhen('{ command_matches: ["rm *"], ticket_not_matches: ["OPS-*"] }', [...CONDITION_KINDS, ticketKind(false)]) }]);
+  const lying = setOf([
+    { action: 'deny', when: compileWhen('{ command_matches: ["rm *"], ticket_not_matches: ["OPS-*"] }', [...CONDITION_KINDS, ticketKind(false)]) },
+  ]);
   t.is(evaluate(lying, exec('rm y', { ticket: 'DEV-1' })).action, 'deny');
   t.is(evaluate(lying, exec('rm y', { ticket: 'OPS-7' })).action, 'deny');
 });
@@ -159,7 +195,12 @@ test('a veto-only toy kind never matches alone, vetoes others, and its uncacheab
 // --- POL-WHEN-1..6 combination rules, through the real loader ---------------------------------------
 
 const decide = (when: string, call: ToolCall, action = 'deny') => evaluate(loadPolicyFile(policyFile(ruleWith(when, action))), call).message;
-const read = (pathValue: string, extra: Record<string, unknown> = {}): ToolCall => ({ agent: '', session: '', tool: 'read', params: { path: pathValue, ...extra } });
+const read = (pathValue: string, extra: Record<string, unknown> = {}): ToolCall => ({
+  agent: '',
+  session: '',
+  tool: 'read',
+  params: { path: pathValue, ...extra },
+});
 
 test('POL-WHEN-1..6 veto-only kinds and response_* never make a rule match; with a positive kind they veto', (t) => {
   for (const when of ['{ path_not_matches: ["/etc/**"] }', '{ response_matches: ["secret"] }', '{ response_not_matches: ["x"], command_not_matches: ["y"] }']) {
@@ -171,7 +212,10 @@ test('POL-WHEN-1..6 veto-only kinds and response_* never make a rule match; with
   t.is(decide('{ path_matches: ["/etc/**"], path_not_matches: ["/etc/hosts"] }', read('/etc/hosts')), 'no matching rule; using default action');
   t.is(decide('{ command_matches: ["ls*"], session_not_matches: ["ci-*"] }', exec('ls', {}, { session: 'ci-1' })), 'no matching rule; using default action');
   t.is(decide('{ command_env_assignments: ["LD_*"], command_not_matches: ["LD_LIBRARY_PATH=* *"] }', exec('LD_PRELOAD=x ls')), 'fired');
-  t.is(decide('{ command_env_assignments: ["LD_*"], command_not_matches: ["LD_LIBRARY_PATH=* *"] }', exec('LD_LIBRARY_PATH=lib ls')), 'no matching rule; using default action');
+  t.is(
+    decide('{ command_env_assignments: ["LD_*"], command_not_matches: ["LD_LIBRARY_PATH=* *"] }', exec('LD_LIBRARY_PATH=lib ls')),
+    'no matching rule; using default action',
+  );
 });
 
 test('POL-WHEN-1..6 lists that are empty or null set nothing: such a when is unconditional', (t) => {
@@ -188,5 +232,8 @@ test('POL-WHEN-1..6 url, domain and tool_param kinds on non-exec tools', (t) => 
   t.is(decide('{ domain_matches: ["*.evil.com"] }', fetch('https://A.EVIL.com./x')), 'fired');
   t.is(decide('{ domain_matches: ["*.evil.com"] }', fetch('https://evil.com/x')), 'no matching rule; using default action');
   t.is(decide('{ url_matches: ["*"], tool_param_matches: { Method: "post" } }', fetch('https://x', { method: 'POST' })), 'fired');
-  t.is(decide('{ url_matches: ["*"], tool_param_matches: { Method: "post" } }', fetch('https://x', { method: 'GET' })), 'no matching rule; using default action');
+  t.is(
+    decide('{ url_matches: ["*"], tool_param_matches: { Method: "post" } }', fetch('https://x', { method: 'GET' })),
+    'no matching rule; using default action',
+  );
 });

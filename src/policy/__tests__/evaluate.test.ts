@@ -45,7 +45,20 @@ policies:
 `);
 const std = (command: string) => evaluate(miniStandard, exec(command));
 
-for (const command of ['rm -rf /', '/bin/rm -rf /', 'RM -rf /', "'r'm -rf /", 'r\\m -r\\f /', 'rm --recursive --force /', 'busybox rm -rf /', 'x; rm -rf /', 'echo $(rm -rf /)', "eval 'rm -rf /'", 'nohup rm -rf /', 'rm -rf /tmp/x && rm -rf /']) {
+for (const command of [
+  'rm -rf /',
+  '/bin/rm -rf /',
+  'RM -rf /',
+  "'r'm -rf /",
+  'r\\m -r\\f /',
+  'rm --recursive --force /',
+  'busybox rm -rf /',
+  'x; rm -rf /',
+  'echo $(rm -rf /)',
+  "eval 'rm -rf /'",
+  'nohup rm -rf /',
+  'rm -rf /tmp/x && rm -rf /',
+]) {
   test(`POL-RESTR-1 standard denies ${JSON.stringify(command)}`, (t) => {
     const d = std(command);
     t.is(d.action, 'deny');
@@ -81,7 +94,7 @@ policies:
   t.is(evaluate(p, exec('make all')).action, 'webhook');
   // `X='$(;)' ';'` and its variants analyze to zero components: "every component covered"
   // would hold vacuously for every granting rule above.
-  const degenerate = ["X='$(;)' ';'", "X='$(&& ||)' '&& ||'", "X='`;`' ';'", "X=\"<(|)\" '|'", ';;', '&& ||', '( ; )', '$( && )'];
+  const degenerate = ["X='$(;)' ';'", "X='$(&& ||)' '&& ||'", "X='`;`' ';'", 'X="<(|)" \'|\'', ';;', '&& ||', '( ; )', '$( && )'];
   for (const command of degenerate) {
     for (const prefilter of [true, false]) {
       const d = evaluate(p, exec(command), { prefilter, decisionCache: false });
@@ -248,10 +261,13 @@ policies:
 test('POL-EVAL-8 only the two durable basenames count: a file named __proto__ or toString is an ordinary policy file', (t) => {
   for (const name of ['__proto__', 'toString', 'constructor']) {
     const file = path.join(tempDir(), name);
-    fs.writeFileSync(file, `policies:
+    fs.writeFileSync(
+      file,
+      `policies:
   - { name: ask-all, priority: 1, rules: [{ action: ask, when: { command_matches: ["*"] } }] }
   - { name: mine, priority: 50, rules: [{ action: allow, when: { command_matches: ["make *"] } }] }
-`);
+`,
+    );
     t.is(evaluate(loadPolicyFile(file), exec('make build')).action, 'ask', name);
   }
 });
@@ -259,11 +275,14 @@ test('POL-EVAL-8 only the two durable basenames count: a file named __proto__ or
 test('POL-EVAL-8 allows from user-overrides.yaml beat ask but not deny', (t) => {
   const home = tempDir();
   const file = path.join(home, 'user-overrides.yaml');
-  fs.writeFileSync(file, `policies:
+  fs.writeFileSync(
+    file,
+    `policies:
   - { name: ask-all, priority: 1, rules: [{ action: ask, when: { command_matches: ["*"] } }] }
   - { name: mine, priority: 50, rules: [{ action: allow, when: { command_matches: ["make *"] } }] }
   - { name: no-rm, priority: 60, rules: [{ action: deny, when: { command_matches: ["make clean*"] } }] }
-`);
+`,
+  );
   const p = loadPolicyFile(file);
   const d = evaluate(p, exec('make build'));
   t.is(d.action, 'allow');

@@ -94,5 +94,10 @@ test('GlobSet gives the same answers as testing each glob', (t) => {
   const patterns = ['git *', '/**/rampart allow *', '**/.env', '*curl*localhost*', 'ls', 'l?', '[a-c]at', 'rm -rf /**', 'x'];
   const set = new GlobSet(patterns.map(compileGlob));
   const subjects = ['git push', '/usr/bin/rampart allow x', 'a/.env', '.env', 'curl localhost', 'ls', 'lx', 'bat', 'rm -rf /etc', 'x', 'y', ''];
-  for (const s of subjects) t.is(set.test(s), patterns.some((p) => m(p, s)), s);
+  for (const s of subjects)
+    t.is(
+      set.test(s),
+      patterns.some((p) => m(p, s)),
+      s,
+    );
 });

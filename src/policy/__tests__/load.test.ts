@@ -56,7 +56,12 @@ test('POL-WHEN-1 scalar where a list is required is an error', (t) => {
 });
 
 test('POL-LOAD-1 blank command_contains entries are rejected', (t) => {
-  loadError(t, 'policies:\n  - name: a\n    rules:\n      - action: deny\n        when:\n          command_contains:\n            - "ok"\n            - "  "\n', 8, /blank entry/);
+  loadError(
+    t,
+    'policies:\n  - name: a\n    rules:\n      - action: deny\n        when:\n          command_contains:\n            - "ok"\n            - "  "\n',
+    8,
+    /blank entry/,
+  );
 });
 
 test('POL-LOAD-1 glob length limits: 8192 bytes, 256 with "**", at most two "**"', (t) => {
@@ -105,10 +110,17 @@ test('POL-SRC-1..5 serve store without --config: built-in policy plus ~/.rampart
 test('POL-SRC-1..5 serve store with --config and --config-dir: primary wins name clashes; dir duplicates are errors', (t) => {
   const configDir = tempDir();
   const primary = write('default_action: allow\npolicies:\n  - { name: shared, rules: [{ action: deny, message: primary }] }\n');
-  write('default_action: deny\npolicies:\n  - { name: shared, rules: [{ action: allow }] }\n  - { name: other, rules: [{ action: watch }] }\n', 'x.yaml', configDir);
+  write(
+    'default_action: deny\npolicies:\n  - { name: shared, rules: [{ action: allow }] }\n  - { name: other, rules: [{ action: watch }] }\n',
+    'x.yaml',
+    configDir,
+  );
   const set = loadServePolicies({ configFile: primary, configDir });
   t.is(set.defaultAction, 'allow');
-  t.deepEqual(set.policies.map((p) => p.name), ['shared', 'other']);
+  t.deepEqual(
+    set.policies.map((p) => p.name),
+    ['shared', 'other'],
+  );
   t.is(set.policies[0]!.rules[0]!.message, 'primary');
   write('policies:\n  - { name: other, rules: [{ action: deny }] }\n', 'y.yaml', configDir);
   t.throws(() => loadServePolicies({ configFile: primary, configDir }), { instanceOf: PolicyLoadError, message: /duplicate policy name "other"/ });

@@ -30,7 +30,6 @@ function baseCommands(): string[] {
   return [...new Set([...commands, ...EDGE_CASES])];
 }
 
-
 /** A policy of our own with granting rules of every kind, contains entries and env globs. */
 function grantingPolicy(): string {
   const file = path.join(tempDir(), 'granting.yaml');

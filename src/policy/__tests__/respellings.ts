@@ -73,7 +73,7 @@ export function respellings(command: string): string[] {
     `${command} # ${command}`,
     `x${command}`,
     `${command}x`,
-    `${words.map((w) => `'${w.replaceAll("'", "")}'`).join(' ')}`,
+    `${words.map((w) => `'${w.replaceAll("'", '')}'`).join(' ')}`,
     `${command.replaceAll('/', '\\')}`,
     `${command.replaceAll('-', '--')}`,
     `${command} é`,

@@ -26,7 +26,9 @@ test.before(async () => {
   const bash = which('bash', process.env.PATH);
   if (!bash) throw new Error('bash not on PATH');
   const spec = { bash, realShell: '/bin/sh', port: server.port, tokenFile, mode: 'enforce' as const };
-  fs.writeFileSync(shim, renderShim({ ...spec, agent: 'wrap', session: 'shim-test', decisionsFile: path.join(work, 'decisions'), timeoutSeconds: 5 }), { mode: 0o700 });
+  fs.writeFileSync(shim, renderShim({ ...spec, agent: 'wrap', session: 'shim-test', decisionsFile: path.join(work, 'decisions'), timeoutSeconds: 5 }), {
+    mode: 0o700,
+  });
 });
 
 test.after.always(async () => {
@@ -51,7 +53,18 @@ function auditedCommands(): string[] {
 }
 
 test('hostile commands reach the server byte for byte, and the shim prints nothing of its own', async (t) => {
-  const payloads = ['a"b', 'a\\b', 'a\\"b\\', 'x\ny', 'tab\tcr\r', '\x01\x02\x1b[31m\x7f\x1f', 'ünïcødé 日本 😀', "it's & \\& $x `id` $(id)", '\\u0041 %s %%', 'x\\ny'];
+  const payloads = [
+    'a"b',
+    'a\\b',
+    'a\\"b\\',
+    'x\ny',
+    'tab\tcr\r',
+    '\x01\x02\x1b[31m\x7f\x1f',
+    'ünïcødé 日本 😀',
+    "it's & \\& $x `id` $(id)",
+    '\\u0041 %s %%',
+    'x\\ny',
+  ];
   for (const payload of payloads) {
     const command = `printf %s ${singleQuote(payload)}`;
     const result = await runShim(command);

@@ -1,5 +1,5 @@
 // A shared library whose constructor starts a program before librampart.so's own constructor
-// has run: DT_NEEDED libraries are initialised before the LD_PRELOAD object (exec-paths.md 1e).
+// has run: DT_NEEDED libraries are initialised before the LD_PRELOAD object (docs/exec-paths.md EXEC-GLIBC-5).
 // EARLY_HOW picks the call (system, popen or posix_spawn), EARLY_COMMAND the sh -c string.
 #define _GNU_SOURCE
 #include <errno.h>
